@@ -1,0 +1,11 @@
+"""The docker-free local stack (dev-only, never deployed).
+
+- :mod:`local_stack.secrets_manager`: moto's Secrets Manager server on 127.0.0.1,
+  reached by boto3 through ``AWS_ENDPOINT_URL_SECRETS_MANAGER``;
+- :mod:`local_stack.websocket_server`: websockets' own server checking the
+  bearer token, with paths that misbehave on purpose for the fault tests;
+- :mod:`local_stack.invoker`: runs the handler from ``template.yaml`` the way
+  ``sam local invoke`` does, in-process.
+
+The tests reuse all three as fixtures.
+"""

@@ -1,0 +1,178 @@
+"""Run the handler the way ``sam local invoke`` does, in-process, without Docker.
+
+The function is read from ``template.yaml``: its ``CodeUri``, ``Handler``,
+``Timeout``, ``MemorySize`` and ``Environment`` (``Globals`` merged in, ``Ref``
+to parameters resolved by SAM's own intrinsics resolver). An ``--env-vars``
+file in SAM's format then overrides variables the template declares, and only
+those, exactly as SAM does. The handler gets a Lambda context whose
+``get_remaining_time_in_millis`` counts down to a real deadline.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samtranslator.intrinsics.resolver import IntrinsicsResolver
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One ``AWS::Serverless::Function`` as ``sam local invoke`` would run it."""
+
+    logical_id: str
+    code_dir: Path
+    handler: str
+    timeout: int = 3
+    memory_size: int = 128
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def function_name(self) -> str:
+        return self.logical_id
+
+
+def load_function(
+    template: Path = TEMPLATE,
+    logical_id: str | None = None,
+    parameter_overrides: Mapping[str, str] | None = None,
+) -> FunctionSpec:
+    """Read a function from a SAM template (the only one, or ``logical_id``)."""
+    document = yaml_parse(template.read_text())
+    functions = {
+        name: resource
+        for name, resource in document.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+    if logical_id is None:
+        if len(functions) != 1:
+            raise ValueError(f"name one of the template's functions: {sorted(functions)}")
+        logical_id = next(iter(functions))
+    parameters: dict[str, Any] = {
+        "AWS::Region": REGION,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
+        "AWS::StackName": "local",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    for name, spec in document.get("Parameters", {}).items():
+        if "Default" in spec:
+            parameters[name] = spec["Default"]
+    parameters.update(parameter_overrides or {})
+    resolver = IntrinsicsResolver(parameters)
+
+    globals_ = document.get("Globals", {}).get("Function", {})
+    properties = {**globals_, **functions[logical_id]["Properties"]}
+    variables = {
+        **globals_.get("Environment", {}).get("Variables", {}),
+        **functions[logical_id]["Properties"].get("Environment", {}).get("Variables", {}),
+    }
+    environment: dict[str, str] = {}
+    for name, value in resolver.resolve_parameter_refs(variables).items():
+        # An intrinsic SAM cannot resolve locally leaves the variable unset.
+        if isinstance(value, str | int | float | bool):
+            environment[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return FunctionSpec(
+        logical_id=logical_id,
+        code_dir=(template.parent / str(properties["CodeUri"])).resolve(),
+        handler=str(properties["Handler"]),
+        timeout=int(resolver.resolve_parameter_refs(properties.get("Timeout", 3))),
+        memory_size=int(resolver.resolve_parameter_refs(properties.get("MemorySize", 128))),
+        environment=environment,
+    )
+
+
+def apply_env_vars(spec: FunctionSpec, env_vars: Mapping[str, Any]) -> dict[str, str]:
+    """The function's environment after an ``--env-vars`` document (SAM's format).
+
+    ``Parameters`` applies to every function, the function's logical id to it
+    alone (and wins); variables the template does not declare are ignored.
+    """
+    environment = dict(spec.environment)
+    for scope in ("Parameters", spec.logical_id):
+        for name, value in (env_vars.get(scope) or {}).items():
+            if name in environment:
+                environment[name] = "" if value is None else str(value)
+    return environment
+
+
+class LocalContext:
+    """The Lambda context object, with a deadline that really passes."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.function_name = spec.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{spec.function_name}"
+        )
+        self.memory_limit_in_mb = spec.memory_size
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.function_name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + spec.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set ``variables`` in ``os.environ`` for the duration, then restore."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def lambda_environment(spec: FunctionSpec) -> dict[str, str]:
+    """The variables the Lambda service itself sets for a function."""
+    return {
+        "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_REGION": os.environ.get("AWS_REGION", REGION),
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", REGION),
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "_HANDLER": spec.handler,
+    }
+
+
+def invoke(spec: FunctionSpec, event: Any, variables: Mapping[str, str]) -> Any:
+    """Invoke the handler in this process with ``variables`` as its environment.
+
+    The handler module is imported once and reused, as in a warm Lambda.
+    """
+    with environment({**lambda_environment(spec), **variables}):
+        if str(spec.code_dir) not in sys.path:
+            sys.path.insert(0, str(spec.code_dir))
+        module_name, _, function_name = spec.handler.rpartition(".")
+        handler = getattr(importlib.import_module(module_name), function_name)
+        return handler(event, LocalContext(spec))
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())

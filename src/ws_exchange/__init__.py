@@ -1,0 +1,1 @@
+"""An authenticated WebSocket exchange, as an AWS Lambda function."""

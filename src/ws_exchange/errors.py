@@ -1,0 +1,135 @@
+"""The error types of the contract, in one place.
+
+Every failure the function can meet is one of these exceptions. Each class
+carries the contract's error type, whether retrying the invocation later could
+succeed, and the HTTP status code an API caller receives. Messages are one human
+sentence and never contain the token: they are written here or in the modules
+that raise them, never copied from a server's or a library's text that could
+carry request headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ExchangeError(Exception):
+    """Base class: a failure that becomes a typed ``error`` in the result."""
+
+    type: ClassVar[str] = "internal_error"
+    status_code: ClassVar[int] = 500
+    default_retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = self.default_retryable if retryable is None else retryable
+
+    def __str__(self) -> str:
+        # Raised to the runtime under FAIL_ON_ERROR, where the text is all that
+        # survives: name the error type first.
+        return f"{self.type}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``error`` object of the result."""
+        return {"type": self.type, "message": self.message, "retryable": self.retryable}
+
+
+class InvalidRequest(ExchangeError):
+    """The event is not one this function accepts (the caller's mistake)."""
+
+    type = "invalid_request"
+    status_code = 400
+
+
+class ConfigError(ExchangeError):
+    """An environment variable is missing or invalid (the deployer's mistake)."""
+
+    type = "config_error"
+
+
+class SecretNotFound(ExchangeError):
+    """The configured secret does not exist (or has no current value)."""
+
+    type = "secret_not_found"
+
+
+class SecretAccessDenied(ExchangeError):
+    """The secret could not be read: denied, or Secrets Manager unreachable."""
+
+    type = "secret_access_denied"
+
+
+class SecretInvalid(ExchangeError):
+    """The secret was read but holds no usable token."""
+
+    type = "secret_invalid"
+
+
+class AuthRejected(ExchangeError):
+    """The server refused the token on the opening handshake (401/403)."""
+
+    type = "auth_rejected"
+    status_code = 502
+
+
+class HandshakeFailed(ExchangeError):
+    """The server answered the opening handshake with something else than 101."""
+
+    type = "handshake_failed"
+    status_code = 502
+
+
+class ConnectFailed(ExchangeError):
+    """No connection could be opened (refused, reset, unresolvable host)."""
+
+    type = "connect_failed"
+    status_code = 502
+    default_retryable = True
+
+
+class ConnectTimeout(ExchangeError):
+    """Opening the connection took longer than allowed."""
+
+    type = "connect_timeout"
+    status_code = 504
+    default_retryable = True
+
+
+class ReplyTimeout(ExchangeError):
+    """A reply did not arrive in time."""
+
+    type = "reply_timeout"
+    status_code = 504
+    default_retryable = True
+
+
+class ConnectionClosed(ExchangeError):
+    """The server closed the connection before the exchange was complete."""
+
+    type = "connection_closed"
+    status_code = 502
+    default_retryable = True
+
+
+class MessageTooLarge(ExchangeError):
+    """The server sent a message larger than MAX_MESSAGE_BYTES."""
+
+    type = "message_too_large"
+    status_code = 502
+
+
+ERROR_TYPES: tuple[type[ExchangeError], ...] = (
+    InvalidRequest,
+    ConfigError,
+    SecretNotFound,
+    SecretAccessDenied,
+    SecretInvalid,
+    AuthRejected,
+    HandshakeFailed,
+    ConnectFailed,
+    ConnectTimeout,
+    ReplyTimeout,
+    ConnectionClosed,
+    MessageTooLarge,
+)

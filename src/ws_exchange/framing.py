@@ -1,0 +1,51 @@
+"""Message framing (the contract's section 4). Pure logic.
+
+Outgoing: a JSON object gains a UTC ``timestamp`` unless it has one and is sent
+as JSON text; a string is sent as a text frame unchanged; anything else as its
+JSON text. Incoming: JSON text is decoded, other text kept as a string, binary
+returned as ``{"binary_base64": ...}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON: such a reply is kept as text so the result
+    # stays valid JSON.
+    raise ValueError(name)
+
+
+_loads = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
+def stamp(message: Any, now: datetime | None = None) -> Any:
+    """Return ``message`` as it will be sent: objects gain a ``timestamp``."""
+    if isinstance(message, Mapping) and "timestamp" not in message:
+        moment = now if now is not None else datetime.now(UTC)
+        return {**message, "timestamp": moment.isoformat()}
+    return message
+
+
+def encode(message: Any) -> str:
+    """The text frame for an already stamped ``message``."""
+    if isinstance(message, str):
+        return message
+    return _dumps(message)
+
+
+def decode(frame: str | bytes) -> Any:
+    """The JSON value a received frame stands for."""
+    if isinstance(frame, str):
+        try:
+            return _loads(frame)
+        except ValueError:
+            return frame
+    return {"binary_base64": base64.b64encode(frame).decode("ascii")}

@@ -1,0 +1,175 @@
+"""Trigger recognition: what invoked the function, and what it asks for.
+
+Pure logic. :func:`recognise` tells the trigger from the event's shape and never
+fails; :func:`parse_request` turns the event into a validated :class:`Request`
+or raises :class:`InvalidRequest`. The caller chooses only the messages and two
+bounded numbers: the endpoint, the headers and the secret come from
+configuration, so the token is never sent anywhere but the configured endpoint.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import (
+    APIGatewayProxyEvent,
+    APIGatewayProxyEventV2,
+    EventBridgeEvent,
+)
+
+from .errors import InvalidRequest
+
+MAX_MESSAGES = 1000
+MAX_EXPECTED_REPLIES = 100
+MAX_REPLY_TIMEOUT_SECONDS = 900.0
+# API Gateway accepts up to 10 MB and Lambda 6 MB; a request this function can
+# serve is far smaller, and parsing a huge body is work for nothing.
+MAX_BODY_BYTES = 1024 * 1024
+# Nesting deeper than this is not a message, it is an attempt to exhaust the
+# JSON encoder's recursion.
+MAX_NESTING = 64
+
+_PAYLOAD_FIELDS = frozenset({"message", "messages", "expected_replies", "reply_timeout_seconds"})
+
+
+class Trigger(enum.Enum):
+    """Where an invocation came from."""
+
+    DIRECT = "direct"
+    SCHEDULE = "schedule"
+    HTTP_API = "http_api"
+    REST_API = "rest_api"
+
+    @property
+    def is_api(self) -> bool:
+        """True when the answer must be an API Gateway proxy response."""
+        return self in (Trigger.HTTP_API, Trigger.REST_API)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What one invocation asks for. ``None`` means "use the configured value"."""
+
+    messages: tuple[Any, ...] | None = None
+    expected_replies: int | None = None
+    reply_timeout: float | None = None
+
+
+def recognise(event: Any) -> Trigger:
+    """Tell the trigger from the event's shape (anything unknown is DIRECT)."""
+    if isinstance(event, Mapping):
+        if event.get("version") == "2.0" and isinstance(event.get("requestContext"), Mapping):
+            return Trigger.HTTP_API
+        if "httpMethod" in event and isinstance(event.get("requestContext"), Mapping):
+            return Trigger.REST_API
+        if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
+            return Trigger.SCHEDULE
+    return Trigger.DIRECT
+
+
+def parse_request(event: Any, trigger: Trigger) -> Request:
+    """Validate ``event`` as sent by ``trigger`` and return its :class:`Request`."""
+    if trigger is Trigger.SCHEDULE:
+        detail = EventBridgeEvent(event).get("detail")
+        if detail is None:
+            return Request()
+        return parse_payload(detail, where="detail")
+    if trigger is Trigger.HTTP_API:
+        return parse_payload(_api_body(APIGatewayProxyEventV2(event)), where="body")
+    if trigger is Trigger.REST_API:
+        return parse_payload(_api_body(APIGatewayProxyEvent(event)), where="body")
+    return parse_payload(event, where="event")
+
+
+def parse_payload(payload: Any, *, where: str = "event") -> Request:
+    """Validate a direct payload (the contract's section 3)."""
+    if not isinstance(payload, Mapping):
+        raise InvalidRequest(f"The {where} must be a JSON object.")
+    unknown = sorted(str(key) for key in payload if key not in _PAYLOAD_FIELDS)
+    if unknown:
+        raise InvalidRequest(
+            f"The {where} has fields this function does not accept: {', '.join(unknown[:5])}."
+        )
+    if "message" in payload and "messages" in payload:
+        raise InvalidRequest(f"The {where} may carry message or messages, not both.")
+    messages: tuple[Any, ...] | None = None
+    if "message" in payload:
+        messages = (payload["message"],)
+    elif "messages" in payload:
+        listed = payload["messages"]
+        if not isinstance(listed, list) or not 1 <= len(listed) <= MAX_MESSAGES:
+            raise InvalidRequest(f"messages must be a list of 1 to {MAX_MESSAGES} JSON values.")
+        messages = tuple(listed)
+    if messages is not None:
+        for message in messages:
+            _check_json_value(message)
+    return Request(
+        messages=messages,
+        expected_replies=_expected_replies(payload.get("expected_replies")),
+        reply_timeout=_reply_timeout(payload.get("reply_timeout_seconds")),
+    )
+
+
+def _api_body(event: APIGatewayProxyEvent | APIGatewayProxyEventV2) -> Any:
+    body = event.body
+    if body is None or body == "":
+        return {}
+    if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
+        raise InvalidRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    try:
+        text = event.decoded_body or ""
+    except ValueError:
+        raise InvalidRequest("The request body is not valid base64.") from None
+    if len(text) > MAX_BODY_BYTES:
+        raise InvalidRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidRequest("The request body is not valid JSON.") from None
+
+
+def _expected_replies(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest("expected_replies must be a whole number.")
+    if not 0 <= value <= MAX_EXPECTED_REPLIES:
+        raise InvalidRequest(f"expected_replies must be between 0 and {MAX_EXPECTED_REPLIES}.")
+    return value
+
+
+def _reply_timeout(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRequest("reply_timeout_seconds must be a number.")
+    if not (math.isfinite(value) and 0 < value <= MAX_REPLY_TIMEOUT_SECONDS):
+        raise InvalidRequest(
+            f"reply_timeout_seconds must be greater than 0 and at most "
+            f"{MAX_REPLY_TIMEOUT_SECONDS:g}."
+        )
+    return float(value)
+
+
+def _check_json_value(value: Any) -> None:
+    """Reject what JSON cannot carry (events from the runtime are already JSON)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise InvalidRequest(f"A message is nested deeper than {MAX_NESTING} levels.")
+        if isinstance(item, Mapping):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InvalidRequest("A message holds a number JSON cannot represent.")
+        elif not isinstance(item, str | int | float | bool | type(None)):
+            raise InvalidRequest("A message must be a JSON value.")
