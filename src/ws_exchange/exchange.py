@@ -97,6 +97,7 @@ async def _open(
     failures = 0
     while True:
         progress.attempts += 1
+        log.debug("opening connection", extra={"attempt": progress.attempts})
         try:
             return await _connect(config, token.value, deadline)
         except AuthRejected:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from . import redaction
 from .observability import logger, metrics
@@ -16,6 +17,9 @@ from .secret import TokenSource
 from .service import handle
 
 redaction.install()
+# The library's own log lines (the websockets handshake at DEBUG, our retries)
+# come out as the same structured JSON, at the level the deployer chose.
+copy_config_to_registered_loggers(source_logger=logger, include={"websockets", "ws_exchange"})
 # Shared by warm invocations: the secret cache and the boto3 client live here.
 tokens = TokenSource()
 

@@ -1,0 +1,173 @@
+"""Logs, metrics and token secrecy, read from everything a real process writes.
+
+The handler runs in a child process (through the same invoker as ``make demo``)
+so that stdout and stderr are captured whole, exactly as Lambda would ship
+them to CloudWatch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_stack.invoker import ROOT
+from local_stack.secrets_manager import LocalSecretsManager
+from local_stack.websocket_server import closed_port_uri
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, logging, sys, traceback
+    from local_stack.invoker import invoke, load_function
+
+    if {root_debug}:
+        # A deployer's root logger at DEBUG, as Lambda's AWS_LAMBDA_LOG_LEVEL sets up.
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    spec = load_function()
+    for event, variables in json.load(sys.stdin):
+        try:
+            print("RESULT " + json.dumps(invoke(spec, event, variables)), flush=True)
+        except Exception as exc:
+            print("RAISED " + str(exc), flush=True)
+            traceback.print_exc()
+    """
+)
+
+
+def run_child(
+    runs: list[tuple[Any, dict[str, str]]],
+    secrets_manager: LocalSecretsManager,
+    *,
+    root_debug: bool = False,
+    **env: str,
+) -> tuple[list[Any], str]:
+    """Run invocations in a fresh process; return results and all output."""
+    child_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+        **secrets_manager.environment,
+        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+        **env,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(root_debug=root_debug)],
+        input=json.dumps(runs),
+        capture_output=True,
+        text=True,
+        env=child_env,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    results = [
+        json.loads(line[7:]) if line.startswith("RESULT ") else line[7:]
+        for line in done.stdout.splitlines()
+        if line.startswith(("RESULT ", "RAISED "))
+    ]
+    return results, done.stdout + done.stderr
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in output.splitlines():
+        if line.startswith("{"):
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                continue
+    return lines
+
+
+@pytest.fixture
+def failing_runs(function_env: dict[str, str], server) -> list[tuple[Any, dict[str, str]]]:
+    return [
+        ({"message": {"action": "ping"}}, function_env),
+        ({}, {**function_env, "WEBSOCKET_URI": server.uri + "/silent", "REPLY_TIMEOUT_SECONDS": "0.1"}),
+        ({}, {**function_env, "WEBSOCKET_URI": server.uri + "/status-404"}),
+        ({}, {**function_env, "WEBSOCKET_URI": closed_port_uri(), "MAX_ATTEMPTS": "1",
+              "FAIL_ON_ERROR": "true"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("knobs", "root_debug"),
+    [
+        ({"POWERTOOLS_LOG_LEVEL": "DEBUG"}, False),
+        ({"LOG_LEVEL": "DEBUG"}, False),
+        ({"AWS_LAMBDA_LOG_LEVEL": "DEBUG", "AWS_LAMBDA_LOG_FORMAT": "JSON"}, True),
+        ({"POWERTOOLS_LOG_LEVEL": "DEBUG"}, True),
+    ],
+    ids=["powertools", "log_level", "lambda-root", "all"],
+)
+def test_token_never_written_at_debug(
+    failing_runs, secrets_manager, token: str, knobs: dict[str, str], root_debug: bool
+) -> None:
+    runs = [
+        (event, {**{k: v for k, v in env.items() if not k.endswith("LOG_LEVEL")}, **knobs})
+        for event, env in failing_runs
+    ]
+
+    results, output = run_child(runs, secrets_manager, root_debug=root_debug)
+
+    assert results[0]["ok"] is True
+    assert [r["error"]["type"] for r in results[1:3]] == ["reply_timeout", "handshake_failed"]
+    assert results[3].startswith("connect_failed: ")
+    assert token not in output
+    assert token not in json.dumps(results)
+    # DEBUG output did appear: this is not secrecy by silence.
+    assert '"level":"DEBUG"' in output or "DEBUG:" in output
+    assert "Authorization: [redacted]" in output
+    if root_debug:
+        assert "GetSecretValue" in output
+
+
+def test_one_summary_line_per_invocation_with_error_type(
+    failing_runs, secrets_manager
+) -> None:
+    _, output = run_child(failing_runs, secrets_manager)
+
+    summaries = [line for line in json_lines(output) if line.get("message", "").startswith("exchange ")]
+    assert [(s["level"], s["ok"], s.get("error_type")) for s in summaries] == [
+        ("INFO", True, None),
+        ("ERROR", False, "reply_timeout"),
+        ("ERROR", False, "handshake_failed"),
+        ("ERROR", False, "connect_failed"),
+    ]
+    assert all(s["endpoint"].startswith("ws://127.0.0.1:") for s in summaries)
+    assert all(set(s["timings_ms"]) == {"secret", "connect", "exchange", "total"} for s in summaries)
+
+
+def test_api_request_id_is_the_correlation_id(function_env, secrets_manager, server) -> None:
+    event = json.loads((ROOT / "events" / "api-http.json").read_text())
+
+    _, output = run_child([(event, function_env)], secrets_manager)
+
+    summary = next(line for line in json_lines(output) if line.get("message") == "exchange succeeded")
+    assert summary["correlation_id"] == event["requestContext"]["requestId"]
+
+
+def test_metrics_count_success_failure_by_type_and_cold_start(
+    failing_runs, secrets_manager
+) -> None:
+    _, output = run_child(failing_runs, secrets_manager)
+
+    documents = [line for line in json_lines(output) if "_aws" in line]
+    names = [
+        metric["Name"]
+        for document in documents
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    ]
+    assert names.count("ColdStart") == 1
+    assert names.count("ExchangeSucceeded") == 1
+    assert names.count("ExchangeFailed") == 3
+    assert sorted(d["ErrorType"] for d in documents if "ErrorType" in d) == [
+        "connect_failed", "handshake_failed", "reply_timeout"
+    ]
+    assert names.count("ConnectLatency") == 4
+    assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "WebSocketExchange" for d in documents)
