@@ -11,6 +11,7 @@ failure keeps whatever arrived before it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 import time
@@ -132,6 +133,13 @@ def _fetch(tokens: TokenSource, config: Config, progress: Progress, *, refresh: 
     return token
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The default, verifying TLS context, built once: loading the CA store
+    costs milliseconds that every warm invocation would otherwise pay."""
+    return ssl.create_default_context()
+
+
 async def _connect(config: Config, token: str, deadline: Deadline) -> ClientConnection:
     timeout = deadline.cap(config.open_timeout)
     if timeout <= 0:
@@ -150,6 +158,7 @@ async def _connect(config: Config, token: str, deadline: Deadline) -> ClientConn
             proxy=None,
             max_size=config.max_message_bytes,
             logger=WEBSOCKETS_LOGGER,
+            ssl=_tls_context() if config.websocket_uri.startswith("wss:") else None,
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
