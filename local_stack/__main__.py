@@ -18,7 +18,7 @@ DEMO_SECRET_NAME = "demo/websocket-token"
 def _print_outcome(name: str, outcome: Any) -> bool:
     """Print one invocation's answer; return whether it succeeded."""
     if isinstance(outcome, dict) and "statusCode" in outcome:
-        ok = outcome["statusCode"] == 200
+        ok = bool(outcome["statusCode"] == 200)
         shown = {**outcome, "body": json.loads(outcome["body"])}
     else:
         ok = isinstance(outcome, dict) and outcome.get("ok") is True
@@ -44,7 +44,9 @@ def demo(template: Path) -> int:
             "TOKEN_SECRET_ID": secret_arn,
             "ALLOW_INSECURE_WEBSOCKET": "true",
         }
-        print(f"local stack: Secrets Manager {secrets_manager.endpoint_url}, WebSocket {server.uri}")
+        print(
+            f"local stack: Secrets Manager {secrets_manager.endpoint_url}, WebSocket {server.uri}"
+        )
         results = []
         with environment(secrets_manager.environment):
             for event_file in sorted(EVENTS.glob("*.json")):

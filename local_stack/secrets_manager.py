@@ -29,7 +29,9 @@ class _Gate:
         self.get_secret_value_calls = 0
         self._lock = threading.Lock()
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         if environ.get("HTTP_X_AMZ_TARGET") == "secretsmanager.GetSecretValue":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length)
@@ -43,7 +45,10 @@ class _Gate:
                 ).encode()
                 start_response(
                     "400 Bad Request",
-                    [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload)))],
+                    [
+                        ("Content-Type", "application/x-amz-json-1.1"),
+                        ("Content-Length", str(len(payload))),
+                    ],
                 )
                 return [payload]
         return self.app(environ, start_response)

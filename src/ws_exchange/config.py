@@ -39,7 +39,7 @@ class Config:
     websocket_uri: str
     endpoint: str
     token_secret_id: str
-    token_secret_field: str = "token"
+    token_secret_field: str = "token"  # noqa: S105 - a field name, not a secret
     auth_scheme: str = "Bearer"
     open_timeout: float = 10.0
     reply_timeout: float = 10.0
@@ -72,7 +72,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
     uri = _websocket_uri(environ, allow_insecure)
     secret_id = environ.get("TOKEN_SECRET_ID", "").strip()
     if not secret_id:
-        raise ConfigError("TOKEN_SECRET_ID is required: the Secrets Manager secret holding the token.")
+        raise ConfigError(
+            "TOKEN_SECRET_ID is required: the Secrets Manager secret holding the token."
+        )
     field = environ.get("TOKEN_SECRET_FIELD", "token").strip()
     if not field:
         raise ConfigError("TOKEN_SECRET_FIELD must not be empty.")

@@ -74,7 +74,9 @@ async def exchange(
 ) -> None:
     """Run one exchange, recording into ``progress``; raise :class:`ExchangeError`."""
     messages = request.messages if request.messages is not None else (config.default_message,)
-    replies = config.expected_replies if request.expected_replies is None else request.expected_replies
+    replies = (
+        config.expected_replies if request.expected_replies is None else request.expected_replies
+    )
     reply_timeout = request.reply_timeout or config.reply_timeout
 
     started = time.perf_counter()

@@ -55,7 +55,9 @@ def record(result: dict[str, Any], error: ExchangeError | None, trigger: Trigger
         ) as by_type:
             by_type.add_dimension(name="ErrorType", value=error.type)
     if result["attempts"]:
-        metrics.add_metric(name="ConnectLatency", unit=MetricUnit.Milliseconds, value=timings["connect"])
+        metrics.add_metric(
+            name="ConnectLatency", unit=MetricUnit.Milliseconds, value=timings["connect"]
+        )
     if result["sent"]:
         metrics.add_metric(
             name="ExchangeLatency", unit=MetricUnit.Milliseconds, value=timings["exchange"]

@@ -17,9 +17,7 @@ from collections import deque
 REDACTED = "[redacted]"
 # How many past tokens are still scrubbed after a rotation.
 _REMEMBERED_TOKENS = 4
-_AUTHORIZATION_LINE = re.compile(
-    r"(\b(?:proxy-)?authorization\s*:\s*)[^\r\n]*", re.IGNORECASE
-)
+_AUTHORIZATION_LINE = re.compile(r"(\b(?:proxy-)?authorization\s*:\s*)[^\r\n]*", re.IGNORECASE)
 
 
 class TokenRedactingFilter(logging.Filter):

@@ -63,7 +63,7 @@ class _CountingSecretsProvider(SecretsProvider):
 
     def _get(self, name: str, **sdk_options: Any) -> str | bytes:
         self.fetches += 1
-        return super()._get(name, **sdk_options)  # type: ignore[no-any-return]
+        return super()._get(name, **sdk_options)
 
 
 class TokenSource:
@@ -103,13 +103,15 @@ class TokenSource:
             )
         except GetParameterError as exc:
             raise _secret_error(exc) from None
-        token = extract_token(raw, config.token_secret_field)
+        token = extract_token(
+            raw if isinstance(raw, str | bytes) else None, config.token_secret_field
+        )
         return Token(token, fresh=self._provider.fetches != before)
 
     def clear(self) -> None:
         """Forget every cached value (tests and credential rotation drills)."""
         if self._provider is not None:
-            self._provider.clear_cache()
+            self._provider.clear_cache()  # type: ignore[no-untyped-call]
 
 
 def extract_token(raw: str | bytes | None, field: str) -> str:
@@ -162,7 +164,5 @@ def _secret_error(exc: GetParameterError) -> Exception:
     if code in _UNUSABLE:
         return SecretInvalid("The configured secret has no readable current value.")
     if code:
-        return SecretAccessDenied(
-            f"Secrets Manager refused the request ({code}).", retryable=True
-        )
+        return SecretAccessDenied(f"Secrets Manager refused the request ({code}).", retryable=True)
     return SecretAccessDenied("Secrets Manager could not be reached.", retryable=True)

@@ -227,7 +227,9 @@ def test_http_404_on_handshake_is_not_retried(run: Invoke, server) -> None:
 
 
 def test_silent_reply_is_reply_timeout(run: Invoke, server) -> None:
-    result = run({"message": "hello"}, WEBSOCKET_URI=server.uri + "/silent", REPLY_TIMEOUT_SECONDS="0.2")
+    result = run(
+        {"message": "hello"}, WEBSOCKET_URI=server.uri + "/silent", REPLY_TIMEOUT_SECONDS="0.2"
+    )
 
     assert_error(result, "reply_timeout", retryable=True)
     assert result["sent"] == ["hello"]
@@ -235,7 +237,9 @@ def test_silent_reply_is_reply_timeout(run: Invoke, server) -> None:
 
 
 def test_received_keeps_what_arrived_before_the_failure(run: Invoke, server) -> None:
-    result = run({"message": {"action": "ping"}, "expected_replies": 2, "reply_timeout_seconds": 0.2})
+    result = run(
+        {"message": {"action": "ping"}, "expected_replies": 2, "reply_timeout_seconds": 0.2}
+    )
 
     assert_error(result, "reply_timeout", retryable=True)
     assert result["received"] == [{"type": "pong"}]
@@ -287,7 +291,9 @@ def test_non_json_text_reply_is_a_string(run: Invoke, server) -> None:
     assert result["received"] == ["plain text, not JSON"]
 
 
-def test_redirect_to_another_origin_never_carries_the_token(run: Invoke, server, token: str) -> None:
+def test_redirect_to_another_origin_never_carries_the_token(
+    run: Invoke, server, token: str
+) -> None:
     with LocalWebSocketServer(token) as elsewhere:
         server.redirect_to = elsewhere.uri + "/v1"
 

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,10 +86,24 @@ def json_lines(output: str) -> list[dict[str, Any]]:
 def failing_runs(function_env: dict[str, str], server) -> list[tuple[Any, dict[str, str]]]:
     return [
         ({"message": {"action": "ping"}}, function_env),
-        ({}, {**function_env, "WEBSOCKET_URI": server.uri + "/silent", "REPLY_TIMEOUT_SECONDS": "0.1"}),
+        (
+            {},
+            {
+                **function_env,
+                "WEBSOCKET_URI": server.uri + "/silent",
+                "REPLY_TIMEOUT_SECONDS": "0.1",
+            },
+        ),
         ({}, {**function_env, "WEBSOCKET_URI": server.uri + "/status-404"}),
-        ({}, {**function_env, "WEBSOCKET_URI": closed_port_uri(), "MAX_ATTEMPTS": "1",
-              "FAIL_ON_ERROR": "true"}),
+        (
+            {},
+            {
+                **function_env,
+                "WEBSOCKET_URI": closed_port_uri(),
+                "MAX_ATTEMPTS": "1",
+                "FAIL_ON_ERROR": "true",
+            },
+        ),
     ]
 
 
@@ -126,12 +139,12 @@ def test_token_never_written_at_debug(
         assert "GetSecretValue" in output
 
 
-def test_one_summary_line_per_invocation_with_error_type(
-    failing_runs, secrets_manager
-) -> None:
+def test_one_summary_line_per_invocation_with_error_type(failing_runs, secrets_manager) -> None:
     _, output = run_child(failing_runs, secrets_manager)
 
-    summaries = [line for line in json_lines(output) if line.get("message", "").startswith("exchange ")]
+    summaries = [
+        line for line in json_lines(output) if line.get("message", "").startswith("exchange ")
+    ]
     assert [(s["level"], s["ok"], s.get("error_type")) for s in summaries] == [
         ("INFO", True, None),
         ("ERROR", False, "reply_timeout"),
@@ -139,7 +152,9 @@ def test_one_summary_line_per_invocation_with_error_type(
         ("ERROR", False, "connect_failed"),
     ]
     assert all(s["endpoint"].startswith("ws://127.0.0.1:") for s in summaries)
-    assert all(set(s["timings_ms"]) == {"secret", "connect", "exchange", "total"} for s in summaries)
+    assert all(
+        set(s["timings_ms"]) == {"secret", "connect", "exchange", "total"} for s in summaries
+    )
 
 
 def test_api_request_id_is_the_correlation_id(function_env, secrets_manager, server) -> None:
@@ -147,7 +162,9 @@ def test_api_request_id_is_the_correlation_id(function_env, secrets_manager, ser
 
     _, output = run_child([(event, function_env)], secrets_manager)
 
-    summary = next(line for line in json_lines(output) if line.get("message") == "exchange succeeded")
+    summary = next(
+        line for line in json_lines(output) if line.get("message") == "exchange succeeded"
+    )
     assert summary["correlation_id"] == event["requestContext"]["requestId"]
 
 
@@ -167,7 +184,11 @@ def test_metrics_count_success_failure_by_type_and_cold_start(
     assert names.count("ExchangeSucceeded") == 1
     assert names.count("ExchangeFailed") == 3
     assert sorted(d["ErrorType"] for d in documents if "ErrorType" in d) == [
-        "connect_failed", "handshake_failed", "reply_timeout"
+        "connect_failed",
+        "handshake_failed",
+        "reply_timeout",
     ]
     assert names.count("ConnectLatency") == 4
-    assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "WebSocketExchange" for d in documents)
+    assert all(
+        d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "WebSocketExchange" for d in documents
+    )

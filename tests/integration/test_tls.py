@@ -63,7 +63,9 @@ def tls_server(self_signed, token: str) -> Iterator[LocalWebSocketServer]:
 
 def test_untrusted_certificate_is_refused_and_server_receives_nothing(run, tls_server) -> None:
     result = run(
-        {"message": "secret business"}, WEBSOCKET_URI=tls_server.uri, ALLOW_INSECURE_WEBSOCKET="false"
+        {"message": "secret business"},
+        WEBSOCKET_URI=tls_server.uri,
+        ALLOW_INSECURE_WEBSOCKET="false",
     )
 
     assert result["ok"] is False
@@ -77,7 +79,11 @@ def test_untrusted_certificate_is_refused_and_server_receives_nothing(run, tls_s
 def test_trusted_certificate_is_accepted(
     function_env, secrets_manager, tls_server, self_signed
 ) -> None:
-    variables = {**function_env, "WEBSOCKET_URI": tls_server.uri, "ALLOW_INSECURE_WEBSOCKET": "false"}
+    variables = {
+        **function_env,
+        "WEBSOCKET_URI": tls_server.uri,
+        "ALLOW_INSECURE_WEBSOCKET": "false",
+    }
 
     # Trust is the process's (OpenSSL's SSL_CERT_FILE), never the event's.
     results, _ = run_child(
