@@ -8,7 +8,6 @@ the variable at fault. Nothing here runs at import time, so a bad variable is a
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigError
+from .framing import loads
 
 # Lambda's own ceiling for one invocation: no wait may be configured past it.
 MAX_SECONDS = 900.0
@@ -134,7 +134,7 @@ def _default_message(environ: Mapping[str, str]) -> Any:
     if raw is None or not raw.strip():
         return {"action": "ping"}
     try:
-        return json.loads(raw)
+        return loads(raw)
     except ValueError:
         raise ConfigError("DEFAULT_MESSAGE must be valid JSON.") from None
 

@@ -26,6 +26,19 @@ def _reject_constant(name: str) -> Any:
 _loads = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
+def loads(text: str) -> Any:
+    """Strict JSON: NaN and Infinity rejected; any failure is a ValueError.
+
+    Nesting deep enough to exhaust the decoder's recursion counts as invalid
+    too, so that text from a server, a caller or a deployer cannot crash the
+    invocation with it.
+    """
+    try:
+        return _loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def stamp(message: Any, now: datetime | None = None) -> Any:
     """Return ``message`` as it will be sent: objects gain a ``timestamp``."""
     if isinstance(message, Mapping) and "timestamp" not in message:
@@ -45,7 +58,7 @@ def decode(frame: str | bytes) -> Any:
     """The JSON value a received frame stands for."""
     if isinstance(frame, str):
         try:
-            return _loads(frame)
+            return loads(frame)
         except ValueError:
             return frame
     return {"binary_base64": base64.b64encode(frame).decode("ascii")}

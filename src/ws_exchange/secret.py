@@ -133,6 +133,8 @@ def extract_token(raw: str | bytes | None, field: str) -> str:
     if text.startswith("{"):
         try:
             document = json.loads(text)
+        except RecursionError:
+            raise SecretInvalid("The secret's JSON is nested too deeply.") from None
         except ValueError:
             document = None
         if isinstance(document, dict):

@@ -9,8 +9,8 @@ configuration, so the token is never sent anywhere but the configured endpoint.
 
 from __future__ import annotations
 
+import base64
 import enum
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 
 from .errors import InvalidRequest
+from .framing import loads
 
 MAX_MESSAGES = 1000
 MAX_EXPECTED_REPLIES = 100
@@ -117,21 +118,34 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
 
 def _api_body(event: APIGatewayProxyEvent | APIGatewayProxyEventV2) -> Any:
     body = event.body
-    if body is None or body == "":
+    if not body:
         return {}
-    if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
-        raise InvalidRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    too_large = InvalidRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    if event.is_base64_encoded:
+        if len(body) > (MAX_BODY_BYTES + 2) // 3 * 4:
+            raise too_large
+        try:
+            # Strict: Powertools' decoded_body silently drops characters
+            # outside the alphabet, turning garbage into an empty request.
+            raw = base64.b64decode(body, validate=True)
+        except ValueError:
+            raise InvalidRequest("The request body is not valid base64.") from None
+    else:
+        if len(body) > MAX_BODY_BYTES:
+            raise too_large
+        raw = body.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_BODY_BYTES:
+        raise too_large
+    if not raw.strip():
+        return {}
     try:
-        text = event.decoded_body or ""
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        what = "base64-decoded request body" if event.is_base64_encoded else "request body"
+        raise InvalidRequest(f"The {what} is not UTF-8 text.") from None
+    try:
+        return loads(text)
     except ValueError:
-        raise InvalidRequest("The request body is not valid base64.") from None
-    if len(text) > MAX_BODY_BYTES:
-        raise InvalidRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
-    if not text.strip():
-        return {}
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
         raise InvalidRequest("The request body is not valid JSON.") from None
 
 
@@ -150,25 +164,29 @@ def _reply_timeout(value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequest("reply_timeout_seconds must be a number.")
-    if not (math.isfinite(value) and 0 < value <= MAX_REPLY_TIMEOUT_SECONDS):
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_REPLY_TIMEOUT_SECONDS):
         raise InvalidRequest(
             f"reply_timeout_seconds must be greater than 0 and at most "
             f"{MAX_REPLY_TIMEOUT_SECONDS:g}."
         )
-    return float(value)
+    return seconds
 
 
 def _check_json_value(value: Any) -> None:
     """Reject what JSON cannot carry (events from the runtime are already JSON)."""
+    # depth: how many containers enclose the item.
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if depth > MAX_NESTING:
-            raise InvalidRequest(f"A message is nested deeper than {MAX_NESTING} levels.")
-        if isinstance(item, Mapping):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
+        if isinstance(item, Mapping | list):
+            if depth + 1 > MAX_NESTING:
+                raise InvalidRequest(f"A message is nested deeper than {MAX_NESTING} levels.")
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
         elif isinstance(item, float) and not math.isfinite(item):
             raise InvalidRequest("A message holds a number JSON cannot represent.")
         elif not isinstance(item, str | int | float | bool | type(None)):

@@ -1,0 +1,373 @@
+"""Configuration (contract section 2): defaults, validation, the public endpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from ws_exchange.config import Config, load_config, public_endpoint, wants_fail_on_error
+from ws_exchange.errors import ConfigError
+
+BASE = {"WEBSOCKET_URI": "wss://stream.example.com/v1", "TOKEN_SECRET_ID": "prod/ws-token"}
+
+
+def env(**overrides: str | None) -> dict[str, str]:
+    """BASE with overrides; an override of None removes the variable."""
+    merged: dict[str, str | None] = {**BASE, **overrides}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def config_error(environ: dict[str, str]) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_config(environ)
+    return info.value
+
+
+# --- defaults ---------------------------------------------------------------
+
+
+def test_minimal_environment_gives_every_default_of_the_contract_table() -> None:
+    config = load_config(BASE)
+    assert isinstance(config, Config)
+    assert config.websocket_uri == "wss://stream.example.com/v1"
+    assert config.endpoint == "wss://stream.example.com/v1"
+    assert config.token_secret_id == "prod/ws-token"
+    assert config.token_secret_field == "token"
+    assert config.auth_scheme == "Bearer"
+    assert config.open_timeout == 10.0
+    assert config.reply_timeout == 10.0
+    assert config.expected_replies == 1
+    assert config.max_attempts == 3
+    assert config.secret_max_age == 300
+    assert config.default_message == {"action": "ping"}
+    assert config.allow_insecure is False
+    assert config.max_message_bytes == 1048576
+    assert config.fail_on_error is False
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "OPEN_TIMEOUT_SECONDS",
+        "REPLY_TIMEOUT_SECONDS",
+        "EXPECTED_REPLIES",
+        "MAX_ATTEMPTS",
+        "SECRET_MAX_AGE_SECONDS",
+        "MAX_MESSAGE_BYTES",
+        "DEFAULT_MESSAGE",
+    ],
+)
+def test_blank_optional_variable_means_its_default(name: str) -> None:
+    assert load_config(env(**{name: "  "})) == load_config(BASE)
+
+
+@pytest.mark.parametrize("raw", ["", "  "])
+def test_blank_token_secret_field_is_config_error(raw: str) -> None:
+    assert "TOKEN_SECRET_FIELD" in config_error(env(TOKEN_SECRET_FIELD=raw)).message
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "attribute", "expected"),
+    [
+        ("TOKEN_SECRET_FIELD", "api_key", "token_secret_field", "api_key"),
+        ("TOKEN_SECRET_FIELD", " api_key ", "token_secret_field", "api_key"),
+        ("AUTH_SCHEME", "Token", "auth_scheme", "Token"),
+        ("AUTH_SCHEME", "DPoP", "auth_scheme", "DPoP"),
+        ("AUTH_SCHEME", " Bearer ", "auth_scheme", "Bearer"),
+        ("OPEN_TIMEOUT_SECONDS", "2.5", "open_timeout", 2.5),
+        ("OPEN_TIMEOUT_SECONDS", "900", "open_timeout", 900.0),
+        ("OPEN_TIMEOUT_SECONDS", "0.001", "open_timeout", 0.001),
+        ("REPLY_TIMEOUT_SECONDS", "30", "reply_timeout", 30.0),
+        ("REPLY_TIMEOUT_SECONDS", " 5 ", "reply_timeout", 5.0),
+        ("EXPECTED_REPLIES", "0", "expected_replies", 0),
+        ("EXPECTED_REPLIES", "100", "expected_replies", 100),
+        ("MAX_ATTEMPTS", "1", "max_attempts", 1),
+        ("MAX_ATTEMPTS", "10", "max_attempts", 10),
+        ("SECRET_MAX_AGE_SECONDS", "0", "secret_max_age", 0),
+        ("SECRET_MAX_AGE_SECONDS", "86400", "secret_max_age", 86400),
+        ("MAX_MESSAGE_BYTES", "1", "max_message_bytes", 1),
+        ("MAX_MESSAGE_BYTES", str(6 * 1024 * 1024), "max_message_bytes", 6 * 1024 * 1024),
+        ("DEFAULT_MESSAGE", '{"action": "subscribe"}', "default_message", {"action": "subscribe"}),
+        ("DEFAULT_MESSAGE", '"hello"', "default_message", "hello"),
+        ("DEFAULT_MESSAGE", "[1, 2]", "default_message", [1, 2]),
+        ("DEFAULT_MESSAGE", "null", "default_message", None),
+        ("FAIL_ON_ERROR", "true", "fail_on_error", True),
+    ],
+)
+def test_valid_values_are_parsed(name: str, raw: str, attribute: str, expected: object) -> None:
+    value = getattr(load_config(env(**{name: raw})), attribute)
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+# --- booleans ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        (" True ", True),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+        ("false", False),
+        ("False", False),
+        ("0", False),
+        ("no", False),
+        ("off", False),
+        ("", False),
+    ],
+)
+@pytest.mark.parametrize(
+    ("name", "attribute"),
+    [("FAIL_ON_ERROR", "fail_on_error"), ("ALLOW_INSECURE_WEBSOCKET", "allow_insecure")],
+)
+def test_booleans(name: str, attribute: str, raw: str, expected: bool) -> None:
+    assert getattr(load_config(env(**{name: raw})), attribute) is expected
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "-1", "truee", "t", "yes please", "null"])
+@pytest.mark.parametrize("name", ["FAIL_ON_ERROR", "ALLOW_INSECURE_WEBSOCKET"])
+def test_boolean_garbage_is_config_error_naming_the_variable(name: str, raw: str) -> None:
+    error = config_error(env(**{name: raw}))
+    assert name in error.message
+    assert error.type == "config_error"
+
+
+# --- required variables -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["WEBSOCKET_URI", "TOKEN_SECRET_ID"])
+@pytest.mark.parametrize("raw", [None, "", "   ", "\n"])
+def test_required_variable_missing_or_blank(name: str, raw: str | None) -> None:
+    assert name in config_error(env(**{name: raw})).message
+
+
+def test_empty_environment_is_config_error_not_a_crash() -> None:
+    assert "WEBSOCKET_URI" in config_error({}).message
+
+
+def test_secret_id_is_stripped() -> None:
+    assert load_config(env(TOKEN_SECRET_ID="  arn:aws:secretsmanager:x \n")).token_secret_id == (
+        "arn:aws:secretsmanager:x"
+    )
+
+
+# --- WEBSOCKET_URI ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://stream.example.com/v1",
+        "https://stream.example.com/v1",
+        "ftp://stream.example.com/v1",
+        "wsss://stream.example.com/v1",
+        "stream.example.com/v1",
+        "//stream.example.com/v1",
+        "wss:/stream.example.com",
+        "wss://",
+        "wss:///path-only",
+        "wss://stream.example.com:99999/v1",
+        "wss://stream.example.com:port/v1",
+        "wss://stream.example.com/v1#fragment",
+        "wss://stream.example.com/a b",
+        "wss://stream.example.com/a\tb",
+    ],
+)
+def test_invalid_websocket_uri_is_config_error_naming_the_variable(uri: str) -> None:
+    assert "WEBSOCKET_URI" in config_error(env(WEBSOCKET_URI=uri)).message
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "wss://user:hunter2@stream.example.com/v1",
+        "wss://user@stream.example.com/v1",
+        "wss://:hunter2@stream.example.com/v1",
+        "wss://user:hunter2@[::1]:8443/v1",
+    ],
+)
+def test_userinfo_in_uri_is_rejected_without_echoing_it(uri: str) -> None:
+    error = config_error(env(WEBSOCKET_URI=uri))
+    assert "WEBSOCKET_URI" in error.message
+    assert "hunter2" not in str(error)
+
+
+@pytest.mark.parametrize("allow", [None, "false", "0", ""])
+def test_ws_scheme_needs_allow_insecure(allow: str | None) -> None:
+    error = config_error(
+        env(WEBSOCKET_URI="ws://127.0.0.1:8765/v1", ALLOW_INSECURE_WEBSOCKET=allow)
+    )
+    assert "WEBSOCKET_URI" in error.message
+    assert "ALLOW_INSECURE_WEBSOCKET" in error.message
+
+
+@pytest.mark.parametrize("allow", ["true", "1", "yes"])
+def test_ws_scheme_allowed_with_allow_insecure(allow: str) -> None:
+    config = load_config(
+        env(WEBSOCKET_URI="ws://127.0.0.1:8765/v1", ALLOW_INSECURE_WEBSOCKET=allow)
+    )
+    assert config.websocket_uri == "ws://127.0.0.1:8765/v1"
+    assert config.allow_insecure is True
+
+
+def test_allow_insecure_does_not_admit_other_schemes() -> None:
+    error = config_error(env(WEBSOCKET_URI="http://127.0.0.1/", ALLOW_INSECURE_WEBSOCKET="true"))
+    assert "WEBSOCKET_URI" in error.message
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "wss://stream.example.com",
+        "wss://stream.example.com:8443/v1/feed",
+        "WSS://stream.example.com/v1",
+        "wss://[::1]:8443/v1",
+        "wss://stream.example.com/v1?api_key=abc",
+    ],
+)
+def test_valid_wss_uris_are_accepted(uri: str) -> None:
+    assert load_config(env(WEBSOCKET_URI=uri)).websocket_uri == uri
+
+
+def test_uri_is_stripped_and_endpoint_has_no_query() -> None:
+    config = load_config(env(WEBSOCKET_URI="  wss://stream.example.com/v1?api_key=abc \n"))
+    assert config.websocket_uri == "wss://stream.example.com/v1?api_key=abc"
+    assert config.endpoint == "wss://stream.example.com/v1"
+
+
+# --- timeouts and integers ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["OPEN_TIMEOUT_SECONDS", "REPLY_TIMEOUT_SECONDS"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "abc",
+        "10s",
+        "0",
+        "0.0",
+        "-1",
+        "-0.5",
+        "inf",
+        "-inf",
+        "Infinity",
+        "nan",
+        "NaN",
+        "1e400",
+        "900.001",
+        "901",
+        "100000",
+    ],
+)
+def test_invalid_timeout_is_config_error_naming_the_variable(name: str, raw: str) -> None:
+    assert name in config_error(env(**{name: raw})).message
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("EXPECTED_REPLIES", "-1"),
+        ("EXPECTED_REPLIES", "101"),
+        ("EXPECTED_REPLIES", "1.5"),
+        ("EXPECTED_REPLIES", "one"),
+        ("MAX_ATTEMPTS", "0"),
+        ("MAX_ATTEMPTS", "-3"),
+        ("MAX_ATTEMPTS", "11"),
+        ("MAX_ATTEMPTS", "3.0"),
+        ("SECRET_MAX_AGE_SECONDS", "-1"),
+        ("SECRET_MAX_AGE_SECONDS", "86401"),
+        ("SECRET_MAX_AGE_SECONDS", "5m"),
+        ("MAX_MESSAGE_BYTES", "0"),
+        ("MAX_MESSAGE_BYTES", str(6 * 1024 * 1024 + 1)),
+        ("MAX_MESSAGE_BYTES", "1MB"),
+    ],
+)
+def test_invalid_integer_is_config_error_naming_the_variable(name: str, raw: str) -> None:
+    assert name in config_error(env(**{name: raw})).message
+
+
+# --- DEFAULT_MESSAGE and AUTH_SCHEME -------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["not json", "{action: ping}", "{'action': 'ping'}", "{", "ping"])
+def test_non_json_default_message_is_config_error(raw: str) -> None:
+    assert "DEFAULT_MESSAGE" in config_error(env(DEFAULT_MESSAGE=raw)).message
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", '{"level": -Infinity}'])
+def test_default_message_with_non_json_numbers_is_config_error(raw: str) -> None:
+    assert "DEFAULT_MESSAGE" in config_error(env(DEFAULT_MESSAGE=raw)).message
+
+
+def test_deeply_nested_default_message_is_config_error() -> None:
+    assert "DEFAULT_MESSAGE" in config_error(env(DEFAULT_MESSAGE="[" * 100_000)).message
+
+
+@pytest.mark.parametrize(
+    "scheme", ["Bearer token", "Be arer", "", "   ", "Bearer\tx", "Bear:er", "Béarer", "Bearer,x"]
+)
+def test_auth_scheme_must_be_one_token(scheme: str) -> None:
+    assert "AUTH_SCHEME" in config_error(env(AUTH_SCHEME=scheme)).message
+
+
+# --- public_endpoint ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("wss://stream.example.com/v1", "wss://stream.example.com/v1"),
+        ("wss://stream.example.com", "wss://stream.example.com"),
+        ("wss://stream.example.com:8443/v1/feed", "wss://stream.example.com:8443/v1/feed"),
+        ("wss://stream.example.com/v1?api_key=abc&x=1", "wss://stream.example.com/v1"),
+        ("wss://stream.example.com/v1#frag", "wss://stream.example.com/v1"),
+        ("wss://user:pw@stream.example.com:8443/v1?k=v#f", "wss://stream.example.com:8443/v1"),
+        ("wss://user@stream.example.com/v1", "wss://stream.example.com/v1"),
+        ("wss://[::1]:8443/v1", "wss://[::1]:8443/v1"),
+        ("wss://user:pw@[2001:db8::1]/x?k=v", "wss://[2001:db8::1]/x"),
+        ("ws://127.0.0.1:8765/v1?token=abc", "ws://127.0.0.1:8765/v1"),
+    ],
+)
+def test_public_endpoint(uri: str, expected: str) -> None:
+    assert public_endpoint(uri) == expected
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "wss://user:pw@stream.example.com:8443/v1?api_key=k3y#f",
+        "wss://stream.example.com/v1?api_key=k3y",
+    ],
+)
+def test_public_endpoint_never_carries_secrets(uri: str) -> None:
+    endpoint = public_endpoint(uri)
+    for leaked in ("user", "pw@", "k3y", "?", "#"):
+        assert leaked not in endpoint
+
+
+# --- wants_fail_on_error -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, False),
+        ({"FAIL_ON_ERROR": "true"}, True),
+        ({"FAIL_ON_ERROR": "1"}, True),
+        ({"FAIL_ON_ERROR": "false"}, False),
+        ({"FAIL_ON_ERROR": "garbage"}, False),
+        # the rest of the configuration being broken does not matter
+        ({"FAIL_ON_ERROR": "true", "WEBSOCKET_URI": "http://x", "MAX_ATTEMPTS": "-1"}, True),
+    ],
+)
+def test_wants_fail_on_error(environ: dict[str, str], expected: bool) -> None:
+    assert wants_fail_on_error(environ) is expected
+
+
+def test_config_is_immutable() -> None:
+    config = load_config(BASE)
+    with pytest.raises(AttributeError):
+        config.websocket_uri = "wss://elsewhere.example.com"  # type: ignore[misc]

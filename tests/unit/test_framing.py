@@ -1,0 +1,208 @@
+"""Message framing (contract section 4)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from ws_exchange.framing import decode, encode, stamp
+
+FIXED = datetime(2026, 11, 24, 4, 0, 0, 123456, tzinfo=UTC)
+
+
+# --- stamp -------------------------------------------------------------------
+
+
+def test_object_gains_an_iso8601_utc_timestamp() -> None:
+    stamped = stamp({"action": "ping"})
+    assert set(stamped) == {"action", "timestamp"}
+    assert stamped["action"] == "ping"
+    moment = datetime.fromisoformat(stamped["timestamp"])
+    assert moment.tzinfo is not None
+    assert moment.utcoffset() == timedelta(0)
+    assert stamped["timestamp"].endswith("+00:00")
+
+
+def test_timestamp_is_the_current_time() -> None:
+    before = datetime.now(UTC)
+    moment = datetime.fromisoformat(stamp({})["timestamp"])
+    after = datetime.now(UTC)
+    assert before <= moment <= after
+
+
+def test_stamp_uses_the_given_moment() -> None:
+    assert stamp({"a": 1}, now=FIXED) == {"a": 1, "timestamp": "2026-11-24T04:00:00.123456+00:00"}
+
+
+@pytest.mark.parametrize("existing", ["2020-01-01T00:00:00Z", None, 0, "", {"nested": True}])
+def test_existing_timestamp_is_not_overwritten(existing: Any) -> None:
+    message = {"action": "ping", "timestamp": existing}
+    assert stamp(message, now=FIXED) == {"action": "ping", "timestamp": existing}
+
+
+@pytest.mark.parametrize("message", [{"action": "ping"}, {"a": {"b": [1, 2]}}, {}])
+def test_original_object_is_not_mutated(message: dict[str, Any]) -> None:
+    before = copy.deepcopy(message)
+    stamped = stamp(message, now=FIXED)
+    assert message == before
+    assert stamped is not message
+    assert "timestamp" not in message
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["plain text", '{"action": "ping"}', "", 0, 42, 1.5, True, False, None, [1, 2], [{"a": 1}]],
+    ids=repr,
+)
+def test_non_objects_are_not_stamped(message: Any) -> None:
+    before = copy.deepcopy(message)
+    assert stamp(message, now=FIXED) == before
+    assert type(stamp(message, now=FIXED)) is type(before)
+
+
+def test_nested_objects_are_not_stamped() -> None:
+    stamped = stamp({"inner": {"x": 1}}, now=FIXED)
+    assert stamped["inner"] == {"x": 1}
+
+
+# --- encode ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["plain text", '{"action": "ping"}', "", "  spaced  ", "café ☕"])
+def test_string_is_sent_unchanged(text: str) -> None:
+    assert encode(text) == text
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (42, "42"),
+        (-1.5, "-1.5"),
+        (0, "0"),
+        (True, "true"),
+        (False, "false"),
+        (None, "null"),
+        ([1, "two", None], '[1,"two",null]'),
+        ([], "[]"),
+    ],
+)
+def test_other_values_are_sent_as_json_text(message: Any, expected: str) -> None:
+    assert encode(message) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [{"action": "ping"}, {"a": [1, {"b": None}], "note": "café ☕"}, {}],
+)
+def test_object_is_sent_as_json_text(message: dict[str, Any]) -> None:
+    text = encode(message)
+    assert isinstance(text, str)
+    assert json.loads(text) == message
+
+
+def test_stamped_object_round_trips_with_its_timestamp() -> None:
+    stamped = stamp({"action": "subscribe", "channel": "prices"}, now=FIXED)
+    assert json.loads(encode(stamped)) == {
+        "action": "subscribe",
+        "channel": "prices",
+        "timestamp": "2026-11-24T04:00:00.123456+00:00",
+    }
+
+
+def test_non_ascii_is_kept_as_utf8_text_not_escaped() -> None:
+    assert encode({"note": "café"}) == '{"note":"café"}'
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), {"x": float("-inf")}], ids=repr)
+def test_non_json_numbers_are_never_put_on_the_wire(value: Any) -> None:
+    with pytest.raises(ValueError):
+        encode(value)
+
+
+def test_stamp_with_non_utc_now_keeps_its_offset() -> None:
+    # The caller chooses ``now``; production passes none and gets UTC (tested above).
+    other = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=2)))
+    assert stamp({}, now=other)["timestamp"] == "2026-01-01T00:00:00+02:00"
+
+
+# --- decode -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ('{"type": "pong"}', {"type": "pong"}),
+        ('{"a":[1,2,{"b":null}]}', {"a": [1, 2, {"b": None}]}),
+        ("[1, 2]", [1, 2]),
+        ('"quoted"', "quoted"),
+        ("42", 42),
+        ("-1.5", -1.5),
+        ("true", True),
+        ("null", None),
+        (' {"padded": true} \n', {"padded": True}),
+    ],
+)
+def test_json_text_is_decoded(frame: str, expected: Any) -> None:
+    decoded = decode(frame)
+    assert decoded == expected
+    assert type(decoded) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "pong",
+        "",
+        "   ",
+        "{not json}",
+        '{"truncated": ',
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        '{"price": NaN}',
+        "[1, Infinity]",
+        "1" * 5000,  # more digits than Python's int parsing allows
+        "café ☕",
+    ],
+    ids=lambda f: f[:20],
+)
+def test_other_text_is_kept_as_the_string(frame: str) -> None:
+    decoded = decode(frame)
+    assert decoded == frame
+    assert isinstance(decoded, str)
+
+
+@pytest.mark.parametrize("frame", ["NaN", '{"price": NaN}', "Infinity"])
+def test_non_json_constants_keep_the_result_valid_json(frame: str) -> None:
+    json.dumps({"received": [decode(frame)]}, allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b"\x00\x01\xff\xfe", b"", b'{"type": "pong"}', bytes(range(256)), bytearray(b"\x10\x20")],
+    ids=["binary", "empty", "json-bytes", "all-bytes", "bytearray"],
+)
+def test_binary_frame_is_base64(frame: bytes) -> None:
+    decoded = decode(frame)
+    assert set(decoded) == {"binary_base64"}
+    assert isinstance(decoded["binary_base64"], str)
+    assert base64.b64decode(decoded["binary_base64"], validate=True) == bytes(frame)
+
+
+def test_binary_frame_known_value() -> None:
+    assert decode(b"\x00\xff") == {"binary_base64": "AP8="}
+
+
+def test_decoded_binary_is_json_serialisable() -> None:
+    assert json.loads(json.dumps(decode(b"\x80\x81"))) == {"binary_base64": "gIE="}
+
+
+def test_deeply_nested_reply_does_not_raise() -> None:
+    frame = "[" * 100_000 + "]" * 100_000
+    decoded = decode(frame)
+    assert decoded == frame or isinstance(decoded, list)

@@ -1,0 +1,261 @@
+"""The result (contract section 5), the API answer (section 3) and the error types."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+import pytest
+
+from ws_exchange import errors
+from ws_exchange.errors import ERROR_TYPES, ConnectFailed, ExchangeError, ReplyTimeout
+from ws_exchange.exchange import Progress
+from ws_exchange.result import api_response, build_result, status_code
+
+# Copied from the contract, section 5 ("Error types") and section 3 (status codes).
+CONTRACT_TYPES = [
+    "invalid_request",
+    "config_error",
+    "secret_not_found",
+    "secret_access_denied",
+    "secret_invalid",
+    "auth_rejected",
+    "handshake_failed",
+    "connect_failed",
+    "connect_timeout",
+    "reply_timeout",
+    "connection_closed",
+    "message_too_large",
+]
+CONTRACT_STATUS = {
+    "invalid_request": 400,
+    "config_error": 500,
+    "secret_not_found": 500,
+    "secret_access_denied": 500,
+    "secret_invalid": 500,
+    "auth_rejected": 502,
+    "handshake_failed": 502,
+    "connect_failed": 502,
+    "connection_closed": 502,
+    "message_too_large": 502,
+    "connect_timeout": 504,
+    "reply_timeout": 504,
+}
+RESULT_KEYS = {
+    "ok",
+    "endpoint",
+    "sent",
+    "received",
+    "attempts",
+    "timings_ms",
+    "error",
+    "request_id",
+}
+TIMING_KEYS = {"secret", "connect", "exchange", "total"}
+REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+ENDPOINT = "wss://stream.example.com/v1"
+BY_TYPE = {cls.type: cls for cls in ERROR_TYPES}
+
+
+def progress(**fields: Any) -> Progress:
+    defaults: dict[str, Any] = {
+        "sent": [{"action": "ping", "timestamp": "2026-11-24T04:00:00.123456+00:00"}],
+        "received": [{"type": "pong"}],
+        "attempts": 1,
+        "secret_ms": 0.0234,
+        "connect_ms": 41.7049,
+        "exchange_ms": 12.3,
+    }
+    return Progress(**{**defaults, **fields})
+
+
+def result(error: ExchangeError | None = None, **overrides: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "endpoint": ENDPOINT,
+        "progress": progress(),
+        "error": error,
+        "request_id": REQUEST_ID,
+        "total_ms": 55.149,
+    }
+    return build_result(**{**kwargs, **overrides})
+
+
+# --- error types ---------------------------------------------------------------
+
+
+def test_error_types_equal_the_contract_list() -> None:
+    assert [cls.type for cls in ERROR_TYPES] == CONTRACT_TYPES
+    assert len(set(ERROR_TYPES)) == len(ERROR_TYPES)
+
+
+def test_every_error_class_in_the_module_is_listed() -> None:
+    classes = {
+        obj
+        for _, obj in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(obj, ExchangeError) and obj is not ExchangeError
+    }
+    assert classes == set(ERROR_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("class_name", "type_"),
+    [
+        ("InvalidRequest", "invalid_request"),
+        ("ConfigError", "config_error"),
+        ("SecretNotFound", "secret_not_found"),
+        ("SecretAccessDenied", "secret_access_denied"),
+        ("SecretInvalid", "secret_invalid"),
+        ("AuthRejected", "auth_rejected"),
+        ("HandshakeFailed", "handshake_failed"),
+        ("ConnectFailed", "connect_failed"),
+        ("ConnectTimeout", "connect_timeout"),
+        ("ReplyTimeout", "reply_timeout"),
+        ("ConnectionClosed", "connection_closed"),
+        ("MessageTooLarge", "message_too_large"),
+    ],
+)
+def test_each_class_carries_its_contract_type(class_name: str, type_: str) -> None:
+    cls = getattr(errors, class_name)
+    assert cls.type == type_
+    assert cls("x").type == type_
+
+
+@pytest.mark.parametrize("cls", ERROR_TYPES, ids=lambda c: c.type)
+def test_str_starts_with_the_type(cls: type[ExchangeError]) -> None:
+    error = cls("Something went wrong.")
+    assert str(error) == f"{cls.type}: Something went wrong."
+    assert str(error).startswith(cls.type)
+    assert error.message == "Something went wrong."
+
+
+@pytest.mark.parametrize("cls", ERROR_TYPES, ids=lambda c: c.type)
+def test_as_dict_has_type_message_retryable(cls: type[ExchangeError]) -> None:
+    error = cls("One human sentence.")
+    assert error.as_dict() == {
+        "type": cls.type,
+        "message": "One human sentence.",
+        "retryable": error.retryable,
+    }
+    assert isinstance(error.retryable, bool)
+
+
+@pytest.mark.parametrize(
+    ("type_", "retryable"),
+    [
+        ("invalid_request", False),
+        ("config_error", False),
+        ("secret_not_found", False),
+        ("secret_invalid", False),
+        ("auth_rejected", False),
+        ("message_too_large", False),
+        ("connect_failed", True),
+        ("connect_timeout", True),
+        ("reply_timeout", True),
+        ("connection_closed", True),
+    ],
+)
+def test_default_retryable(type_: str, retryable: bool) -> None:
+    assert BY_TYPE[type_]("x").retryable is retryable
+
+
+@pytest.mark.parametrize("retryable", [True, False])
+@pytest.mark.parametrize("cls", ERROR_TYPES, ids=lambda c: c.type)
+def test_retryable_can_be_overridden(cls: type[ExchangeError], retryable: bool) -> None:
+    error = cls("x", retryable=retryable)
+    assert error.retryable is retryable
+    assert error.as_dict()["retryable"] is retryable
+
+
+# --- build_result ------------------------------------------------------------------
+
+
+def test_ok_result_has_exactly_the_contract_shape() -> None:
+    built = result()
+    assert set(built) == RESULT_KEYS
+    assert set(built["timings_ms"]) == TIMING_KEYS
+    assert built == {
+        "ok": True,
+        "endpoint": ENDPOINT,
+        "sent": [{"action": "ping", "timestamp": "2026-11-24T04:00:00.123456+00:00"}],
+        "received": [{"type": "pong"}],
+        "attempts": 1,
+        "timings_ms": {"secret": 0.02, "connect": 41.7, "exchange": 12.3, "total": 55.15},
+        "error": None,
+        "request_id": REQUEST_ID,
+    }
+
+
+@pytest.mark.parametrize("cls", ERROR_TYPES, ids=lambda c: c.type)
+def test_failed_result_carries_the_error(cls: type[ExchangeError]) -> None:
+    error = cls("It failed.")
+    built = result(error, progress=progress(received=["partial"], attempts=3))
+    assert set(built) == RESULT_KEYS
+    assert built["ok"] is False
+    assert built["error"] == {
+        "type": cls.type,
+        "message": "It failed.",
+        "retryable": error.retryable,
+    }
+    assert set(built["error"]) == {"type", "message", "retryable"}
+    assert built["received"] == ["partial"]
+    assert built["attempts"] == 3
+
+
+def test_result_before_config_has_null_endpoint_and_request_id() -> None:
+    built = result(
+        errors.ConfigError("WEBSOCKET_URI is required."),
+        endpoint=None,
+        request_id=None,
+        progress=Progress(),
+    )
+    assert built["endpoint"] is None
+    assert built["request_id"] is None
+    assert built["sent"] == []
+    assert built["received"] == []
+    assert built["attempts"] == 0
+    assert built["timings_ms"] == {"secret": 0.0, "connect": 0.0, "exchange": 0.0, "total": 55.15}
+
+
+def test_result_is_json_serialisable() -> None:
+    built = result(ReplyTimeout("No reply arrived within 5 s."))
+    assert json.loads(json.dumps(built, allow_nan=False)) == built
+
+
+# --- api_response ---------------------------------------------------------------------
+
+
+def test_status_code_ok() -> None:
+    assert status_code(None) == 200
+    assert api_response(result(), None)["statusCode"] == 200
+
+
+@pytest.mark.parametrize(("type_", "expected"), sorted(CONTRACT_STATUS.items()))
+def test_status_code_for_every_error_type_matches_the_contract(type_: str, expected: int) -> None:
+    error = BY_TYPE[type_]("x")
+    assert status_code(error) == expected
+    assert api_response(result(error), error)["statusCode"] == expected
+
+
+def test_status_table_covers_every_error_type() -> None:
+    assert set(CONTRACT_STATUS) == {cls.type for cls in ERROR_TYPES}
+
+
+@pytest.mark.parametrize("retryable", [True, False])
+def test_status_code_does_not_depend_on_retryable(retryable: bool) -> None:
+    assert status_code(errors.HandshakeFailed("HTTP 503", retryable=retryable)) == 502
+
+
+@pytest.mark.parametrize("error", [None, ConnectFailed("Could not connect.")], ids=["ok", "failed"])
+def test_api_response_shape_and_body(error: ExchangeError | None) -> None:
+    built = result(error, progress=progress(received=[{"note": "café ☕"}]))
+    response = api_response(built, error)
+    assert set(response) == {"statusCode", "headers", "body"}
+    assert response["headers"] == {"Content-Type": "application/json"}
+    assert isinstance(response["body"], str)
+    assert json.loads(response["body"]) == built
+
+
+def test_api_body_keeps_non_ascii_readable() -> None:
+    response = api_response(result(progress=progress(received=["café"])), None)
+    assert "café" in response["body"]

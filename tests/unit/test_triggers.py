@@ -1,0 +1,521 @@
+"""Trigger recognition and request validation (contract section 3)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ws_exchange.errors import InvalidRequest
+from ws_exchange.triggers import (
+    MAX_BODY_BYTES,
+    MAX_MESSAGES,
+    Request,
+    Trigger,
+    parse_payload,
+    parse_request,
+    recognise,
+)
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def load_event(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def invalid(event: Any, trigger: Trigger | None = None) -> InvalidRequest:
+    with pytest.raises(InvalidRequest) as info:
+        parse_request(event, recognise(event) if trigger is None else trigger)
+    assert info.value.type == "invalid_request"
+    return info.value
+
+
+def nest(depth: int, leaf: Any = 0, *, as_object: bool = False) -> Any:
+    """``depth`` containers around ``leaf``."""
+    value = leaf
+    for _ in range(depth):
+        value = {"k": value} if as_object else [value]
+    return value
+
+
+def api_event(sample: str, body: str | None, *, b64: bool = False) -> dict[str, Any]:
+    event = load_event(sample)
+    event["body"] = body
+    event["isBase64Encoded"] = b64
+    return event
+
+
+API_SAMPLES = ["api-http.json", "api-rest.json"]
+
+
+# --- recognise -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sample", "trigger"),
+    [
+        ("scheduled.json", Trigger.SCHEDULE),
+        ("direct.json", Trigger.DIRECT),
+        ("api-http.json", Trigger.HTTP_API),
+        ("api-rest.json", Trigger.REST_API),
+    ],
+)
+def test_recognise_sample_events(sample: str, trigger: Trigger) -> None:
+    assert recognise(load_event(sample)) is trigger
+
+
+EC2_STATE_CHANGE = {
+    "version": "0",
+    "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+    "detail-type": "EC2 Instance State-change Notification",
+    "source": "aws.ec2",
+    "account": "123456789012",
+    "time": "2026-11-24T04:00:00Z",
+    "region": "us-east-1",
+    "resources": [],
+    "detail": {"instance-id": "i-0123", "state": "running"},
+}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        [{"message": "x"}],
+        "a string",
+        "",
+        None,
+        42,
+        {},
+        EC2_STATE_CHANGE,
+        {**EC2_STATE_CHANGE, "source": "aws.events"},
+        {"source": "my.app", "detail-type": "Scheduled Event", "detail": {}},
+        {"source": "aws.events", "detail-type": "scheduled event", "detail": {}},
+        {"version": "2.0", "body": "{}"},
+        {"version": "2.0", "requestContext": "not a mapping"},
+        {"httpMethod": "POST", "body": "{}"},
+        {"version": "1.0", "requestContext": {}},
+    ],
+)
+def test_recognise_other_shapes_as_direct(event: Any) -> None:
+    assert recognise(event) is Trigger.DIRECT
+
+
+def test_recognise_function_url_shape_as_http_api() -> None:
+    event = {"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "POST"}}}
+    assert recognise(event) is Trigger.HTTP_API
+
+
+def test_recognise_rest_api_with_version_field() -> None:
+    assert recognise({"version": "1.0", "httpMethod": "GET", "requestContext": {}}) is (
+        Trigger.REST_API
+    )
+
+
+@pytest.mark.parametrize(
+    ("trigger", "is_api"),
+    [
+        (Trigger.DIRECT, False),
+        (Trigger.SCHEDULE, False),
+        (Trigger.HTTP_API, True),
+        (Trigger.REST_API, True),
+    ],
+)
+def test_is_api(trigger: Trigger, is_api: bool) -> None:
+    assert trigger.is_api is is_api
+
+
+# --- parse_request on the sample events ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ("scheduled.json", Request()),
+        (
+            "direct.json",
+            Request(
+                messages=({"action": "subscribe", "channel": "prices"},),
+                expected_replies=2,
+                reply_timeout=5.0,
+            ),
+        ),
+        (
+            "api-http.json",
+            Request(
+                messages=({"action": "ping"}, {"action": "subscribe", "channel": "prices"}),
+                expected_replies=1,
+            ),
+        ),
+        ("api-rest.json", Request(messages=("hello over REST",))),
+    ],
+)
+def test_parse_request_sample_events(sample: str, expected: Request) -> None:
+    event = load_event(sample)
+    before = copy.deepcopy(event)
+    assert parse_request(event, recognise(event)) == expected
+    assert event == before
+
+
+def test_http_sample_body_really_is_base64() -> None:
+    event = load_event("api-http.json")
+    assert event["isBase64Encoded"] is True
+    decoded = json.loads(base64.b64decode(event["body"], validate=True))
+    assert parse_request(event, Trigger.HTTP_API) == parse_payload(decoded)
+
+
+def test_reply_timeout_is_a_float() -> None:
+    request = parse_request(load_event("direct.json"), Trigger.DIRECT)
+    assert type(request.reply_timeout) is float
+
+
+# --- direct payload: message / messages ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [{"action": "ping"}, "plain text", 42, 1.5, True, None, [1, "two", {"three": 3}], {}, ""],
+)
+def test_message_takes_any_json_value(message: Any) -> None:
+    assert parse_payload({"message": message}) == Request(messages=(message,))
+
+
+def test_empty_payload_means_defaults() -> None:
+    assert parse_payload({}) == Request()
+
+
+@pytest.mark.parametrize("count", [1, 2, MAX_MESSAGES])
+def test_messages_list_in_order(count: int) -> None:
+    listed = [{"n": n} for n in range(count)]
+    assert parse_payload({"messages": listed}).messages == tuple(listed)
+
+
+def test_message_and_messages_together_rejected() -> None:
+    error = invalid({"message": "a", "messages": ["b"]})
+    assert "message" in error.message
+    assert "messages" in error.message
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [],
+        ["x"] * (MAX_MESSAGES + 1),
+        "not a list",
+        {"action": "ping"},
+        None,
+        42,
+    ],
+    ids=["empty", "1001", "string", "object", "null", "number"],
+)
+def test_messages_must_be_a_list_of_1_to_1000(messages: Any) -> None:
+    assert "messages" in invalid({"messages": messages}).message
+
+
+# --- direct payload: unknown fields -------------------------------------------------
+
+
+SMUGGLED = {
+    "uri": "wss://evil.example.net/steal",
+    "endpoint": "wss://evil.example.org/steal",
+    "websocket_uri": "wss://evil.example.com/steal",
+    "headers": {"Authorization": "Bearer leaked-header-value"},
+    "token": "leaked-token-value",
+    "secret_id": "arn:aws:secretsmanager:us-east-1:1:secret:other-secret",
+}
+
+
+@pytest.mark.parametrize(("field", "value"), list(SMUGGLED.items()), ids=list(SMUGGLED))
+@pytest.mark.parametrize("with_message", [False, True])
+def test_unknown_field_rejected_naming_it_without_its_value(
+    field: str, value: Any, with_message: bool
+) -> None:
+    payload = {field: value, **({"message": "hi"} if with_message else {})}
+    error = invalid(payload)
+    assert field in error.message
+    for text in (error.message, str(error)):
+        assert "evil" not in text
+        assert "leaked" not in text
+        assert "other-secret" not in text
+
+
+def test_all_smuggled_fields_together_rejected_without_values() -> None:
+    error = invalid(dict(SMUGGLED))
+    assert "evil" not in error.message
+    assert "leaked" not in error.message
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+def test_unknown_field_in_api_body_rejected(sample: str) -> None:
+    body = json.dumps({"message": "hi", "uri": "wss://evil.example.net/"})
+    error = invalid(api_event(sample, body))
+    assert "uri" in error.message
+    assert "evil" not in error.message
+
+
+# --- direct payload: expected_replies and reply_timeout_seconds ---------------------
+
+
+@pytest.mark.parametrize("value", [0, 1, 50, 100])
+def test_expected_replies_bounds_accepted(value: int) -> None:
+    assert parse_payload({"expected_replies": value}).expected_replies == value
+
+
+@pytest.mark.parametrize("value", [-1, 101, 10**6, True, False, 1.0, 2.5, "1", [1], {"n": 1}])
+def test_expected_replies_rejected(value: Any) -> None:
+    assert "expected_replies" in invalid({"expected_replies": value}).message
+
+
+def test_null_override_means_configured_value() -> None:
+    request = parse_payload({"expected_replies": None, "reply_timeout_seconds": None})
+    assert request == Request()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(0.001, 0.001), (5, 5.0), (2.5, 2.5), (900, 900.0)]
+)
+def test_reply_timeout_accepted(value: float, expected: float) -> None:
+    assert parse_payload({"reply_timeout_seconds": value}).reply_timeout == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        0.0,
+        -1,
+        -0.5,
+        900.001,
+        901,
+        float("inf"),
+        float("-inf"),
+        float("nan"),
+        True,
+        False,
+        "5",
+        [5],
+    ],
+)
+def test_reply_timeout_rejected(value: Any) -> None:
+    assert "reply_timeout_seconds" in invalid({"reply_timeout_seconds": value}).message
+
+
+def test_huge_integer_reply_timeout_is_invalid_request() -> None:
+    payload = json.loads('{"reply_timeout_seconds": 1' + "0" * 400 + "}")
+    assert "reply_timeout_seconds" in invalid(payload).message
+
+
+# --- direct payload: what JSON cannot carry ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"message": float("nan")},
+        {"message": float("inf")},
+        {"message": {"price": float("-inf")}},
+        {"message": {"a": [1, {"b": float("nan")}]}},
+        {"messages": [1, 2, [float("inf")]]},
+    ],
+)
+def test_nan_and_infinity_inside_a_message_rejected(payload: dict[str, Any]) -> None:
+    invalid(payload)
+
+
+@pytest.mark.parametrize(
+    "message", [{1, 2}, b"bytes", object(), {"a": (1, 2)}, [complex(1, 2)]], ids=repr
+)
+def test_non_json_python_values_rejected(message: Any) -> None:
+    invalid({"message": message})
+
+
+@pytest.mark.parametrize("as_object", [False, True], ids=["lists", "objects"])
+def test_nesting_of_64_accepted(as_object: bool) -> None:
+    message = nest(64, as_object=as_object)
+    assert parse_payload({"message": message}).messages == (message,)
+
+
+@pytest.mark.parametrize("depth", [65, 100, 100_000])
+@pytest.mark.parametrize("as_object", [False, True], ids=["lists", "objects"])
+def test_nesting_over_64_rejected(depth: int, as_object: bool) -> None:
+    error = invalid({"message": nest(depth, as_object=as_object)})
+    assert "64" in error.message
+
+
+def test_nesting_over_64_rejected_inside_messages_list() -> None:
+    invalid({"messages": ["fine", nest(65)]})
+
+
+@pytest.mark.parametrize("leaf", [[], {}], ids=["empty-list", "empty-object"])
+def test_65_nested_containers_rejected_even_with_an_empty_innermost(leaf: Any) -> None:
+    invalid({"message": nest(64, leaf)})
+
+
+# --- non-object events and details ---------------------------------------------------
+
+
+@pytest.mark.parametrize("event", [[], [{"message": "x"}], "text", None, 42, True])
+def test_direct_event_must_be_an_object(event: Any) -> None:
+    assert "event" in invalid(event, Trigger.DIRECT).message
+
+
+def test_non_scheduled_eventbridge_event_is_invalid_request() -> None:
+    error = invalid(EC2_STATE_CHANGE)
+    assert "detail" in error.message
+
+
+# --- scheduled events ---------------------------------------------------------------
+
+
+def scheduled(detail: Any = ..., **extra: Any) -> dict[str, Any]:
+    event = load_event("scheduled.json")
+    if detail is ...:
+        del event["detail"]
+    else:
+        event["detail"] = detail
+    event.update(extra)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [
+        (..., Request()),
+        (None, Request()),
+        ({}, Request()),
+        ({"message": {"action": "refresh"}}, Request(messages=({"action": "refresh"},))),
+        ({"messages": ["a", {"b": 1}]}, Request(messages=("a", {"b": 1}))),
+        (
+            {"message": "x", "expected_replies": 0, "reply_timeout_seconds": 1.5},
+            Request(messages=("x",), expected_replies=0, reply_timeout=1.5),
+        ),
+    ],
+    ids=["no-detail", "null-detail", "empty", "message", "messages", "overrides"],
+)
+def test_scheduled_event(detail: Any, expected: Request) -> None:
+    event = scheduled(detail)
+    assert recognise(event) is Trigger.SCHEDULE
+    assert parse_request(event, Trigger.SCHEDULE) == expected
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {"uri": "wss://evil.example.net/"},
+        {"message": "x", "headers": {"X": "evil"}},
+        {"message": "a", "messages": ["b"]},
+        {"messages": []},
+        {"expected_replies": 101},
+        "a string",
+        ["message"],
+    ],
+)
+def test_scheduled_event_invalid_detail(detail: Any) -> None:
+    error = invalid(scheduled(detail))
+    assert "evil" not in error.message
+
+
+def test_scheduled_unknown_detail_field_is_named() -> None:
+    assert "channel" in invalid(scheduled({"channel": "prices"})).message
+
+
+# --- API Gateway bodies -----------------------------------------------------------------
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+@pytest.mark.parametrize("b64_encoded", [False, True], ids=["plain", "base64"])
+def test_api_body_plain_and_base64(sample: str, b64_encoded: bool) -> None:
+    payload = {"message": {"action": "ping", "note": "café ☕"}, "expected_replies": 3}
+    text = json.dumps(payload, ensure_ascii=False)
+    event = api_event(sample, b64(text) if b64_encoded else text, b64=b64_encoded)
+    assert parse_request(event, recognise(event)) == Request(
+        messages=({"action": "ping", "note": "café ☕"},), expected_replies=3
+    )
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+@pytest.mark.parametrize(
+    ("body", "b64_encoded"),
+    [(None, False), ("", False), ("  \n", False), ("", True), (b64("  "), True)],
+)
+def test_api_empty_body_means_defaults(sample: str, body: str | None, b64_encoded: bool) -> None:
+    event = api_event(sample, body, b64=b64_encoded)
+    assert parse_request(event, recognise(event)) == Request()
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+@pytest.mark.parametrize(
+    "body",
+    ["not json", "{", "{'message': 'x'}", '{"message": NaN}', "[" * 100_000],
+    ids=["text", "truncated", "python-repr", "nan", "deep"],
+)
+def test_api_non_json_body_rejected(sample: str, body: str) -> None:
+    assert "JSON" in invalid(api_event(sample, body)).message
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+@pytest.mark.parametrize("body", ['[{"message": "x"}]', '"text"', "42", "null", "true"])
+def test_api_json_body_that_is_not_an_object_rejected(sample: str, body: str) -> None:
+    assert "body" in invalid(api_event(sample, body)).message
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+@pytest.mark.parametrize(
+    "body",
+    ["abc", "eyJtZXNzYWdlIjogIngifQ", base64.b64encode(b"\xff\xfe\xfd").decode("ascii")],
+    ids=["bad-padding", "missing-padding", "not-utf8"],
+)
+def test_api_invalid_base64_rejected(sample: str, body: str) -> None:
+    assert "base64" in invalid(api_event(sample, body, b64=True)).message
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+@pytest.mark.parametrize(
+    "body",
+    ["!!!!", "%%%", "$" + b64('{"message": "x"}') + "$"],
+    ids=["bangs", "percents", "valid-with-garbage"],
+)
+def test_api_non_alphabet_base64_rejected(sample: str, body: str) -> None:
+    invalid(api_event(sample, body, b64=True))
+
+
+def padded_body(size: int) -> str:
+    """A valid JSON payload of exactly ``size`` ASCII characters."""
+    skeleton = '{"message": ""}'
+    return '{"message": "' + "a" * (size - len(skeleton)) + '"}'
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+@pytest.mark.parametrize("b64_encoded", [False, True], ids=["plain", "base64"])
+def test_api_body_of_exactly_1_mib_accepted(sample: str, b64_encoded: bool) -> None:
+    text = padded_body(MAX_BODY_BYTES)
+    assert len(text.encode("utf-8")) == MAX_BODY_BYTES
+    event = api_event(sample, b64(text) if b64_encoded else text, b64=b64_encoded)
+    request = parse_request(event, recognise(event))
+    assert request.messages is not None
+    assert len(request.messages[0]) == MAX_BODY_BYTES - len('{"message": ""}')
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+@pytest.mark.parametrize("b64_encoded", [False, True], ids=["plain", "base64"])
+@pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, 2 * MAX_BODY_BYTES])
+def test_api_body_over_1_mib_rejected(sample: str, b64_encoded: bool, size: int) -> None:
+    text = padded_body(size)
+    event = api_event(sample, b64(text) if b64_encoded else text, b64=b64_encoded)
+    assert str(MAX_BODY_BYTES) in invalid(event).message
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+def test_api_multibyte_body_over_1_mib_rejected(sample: str) -> None:
+    text = json.dumps({"message": "é" * 600_000}, ensure_ascii=False)
+    assert len(text.encode("utf-8")) > MAX_BODY_BYTES
+    invalid(api_event(sample, text))
