@@ -12,6 +12,9 @@ BOOTSTRAP_PYTHON ?= $(shell \
 	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; \
 	done)
 
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
+
 EVENT ?= events/direct.json
 ENV ?= events/env.json
 
@@ -29,7 +32,8 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 demo: $(STAMP)
 	$(PY) -m local_stack demo
 
-test: $(STAMP)
+# The build comes first: tests/build checks the real deployment artifact.
+test: $(STAMP) build
 	$(PY) -m pytest
 
 invoke: $(STAMP)
@@ -40,8 +44,17 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-build: $(STAMP)
-	$(PY) -m local_stack build
+$(SAM_STAMP): requirements-sam.txt
+	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "need python3.13 (or python3 >= 3.11)" >&2; exit 1; }
+	rm -rf $(SAM_VENV)
+	$(BOOTSTRAP_PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+# sam build (no container) needs the runtime's interpreter, python3.13, on PATH.
+build: $(SAM_STAMP)
+	PATH="$(dir $(BOOTSTRAP_PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 \
+	  $(SAM_VENV)/bin/sam build --no-cached
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
