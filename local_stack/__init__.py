@@ -5,7 +5,10 @@
 - :mod:`local_stack.websocket_server`: websockets' own server checking the
   bearer token, with paths that misbehave on purpose for the fault tests;
 - :mod:`local_stack.invoker`: runs the handler from ``template.yaml`` the way
-  ``sam local invoke`` does, in-process.
+  ``sam local invoke`` does, in-process;
+- :mod:`local_stack.runtime` and :mod:`local_stack.runtime_api`: runs it inside
+  AWS's own runtime interface client (awslambdaric) against a Lambda Runtime
+  API on 127.0.0.1, as Lambda does.
 
-The tests reuse all three as fixtures.
+The tests reuse them as fixtures.
 """

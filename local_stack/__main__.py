@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .invoker import ROOT, TEMPLATE, apply_env_vars, environment, invoke, load_function, read_json
+from .invoker import (
+    ROOT,
+    TEMPLATE,
+    FunctionSpec,
+    apply_env_vars,
+    environment,
+    invoke,
+    load_function,
+    read_json,
+)
+from .runtime import RuntimeInvoker, awslambdaric_version
 
 EVENTS = ROOT / "events"
 DEMO_SECRET_NAME = "demo/websocket-token"
@@ -26,6 +39,31 @@ def _print_outcome(name: str, outcome: Any) -> bool:
     print(f"--- {name}: {'OK' if ok else 'FAILED'}", flush=True)
     print(json.dumps(shown, indent=2), flush=True)
     return ok
+
+
+@contextmanager
+def _invoker(
+    spec: FunctionSpec, variables: Mapping[str, str], process_environment: Mapping[str, str]
+) -> Iterator[Callable[[Any], Any]]:
+    """``event -> outcome``: inside AWS's runtime client where it is installed
+    (a Linux-only wheel), else in this process."""
+    version = awslambdaric_version()
+    if version is None:
+        print("runtime: in-process (awslambdaric not installed)", flush=True)
+        with environment(process_environment):
+            yield lambda event: invoke(spec, event, variables)
+        return
+    print(f"runtime: awslambdaric {version} (the AWS Lambda runtime interface client)", flush=True)
+    with RuntimeInvoker(spec, variables, process_environment) as runtime:
+
+        def run(event: Any) -> Any:
+            invocation = runtime.invoke(event)
+            for line in invocation.log_lines:
+                # The runtime's text-format errors join their lines with "\r" for CloudWatch.
+                print(line.replace("\r", "\n"), flush=True)
+            return invocation.payload
+
+        yield run
 
 
 def demo(template: Path) -> int:
@@ -48,12 +86,11 @@ def demo(template: Path) -> int:
             f"local stack: Secrets Manager {secrets_manager.endpoint_url}, WebSocket {server.uri}"
         )
         results = []
-        with environment(secrets_manager.environment):
+        with _invoker(spec, variables, secrets_manager.environment) as run:
             for event_file in sorted(EVENTS.glob("*.json")):
                 if event_file.name == "env.json":
                     continue
-                outcome = invoke(spec, read_json(event_file), variables)
-                results.append(_print_outcome(event_file.name, outcome))
+                results.append(_print_outcome(event_file.name, run(read_json(event_file))))
     print(f"demo: {sum(results)} of {len(results)} sample events succeeded")
     return 0 if results and all(results) else 1
 
@@ -62,7 +99,15 @@ def invoke_one(template: Path, event: Path, env_vars: Path | None) -> int:
     """Invoke once against whatever endpoint and secret the env file names."""
     spec = load_function(template)
     variables = apply_env_vars(spec, read_json(env_vars) if env_vars else {})
-    return 0 if _print_outcome(event.name, invoke(spec, read_json(event), variables)) else 1
+    # What the host's AWS SDK would use (profile, credentials, endpoints), as
+    # ``sam local invoke`` passes them on; the runtime's own variables stay Lambda's.
+    host = {
+        name: value
+        for name, value in os.environ.items()
+        if (name.startswith("AWS_") and not name.startswith("AWS_LAMBDA_")) or name == "HOME"
+    }
+    with _invoker(spec, variables, host) as run:
+        return 0 if _print_outcome(event.name, run(read_json(event))) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,9 @@ class FunctionSpec:
     timeout: int = 3
     memory_size: int = 128
     environment: dict[str, str] = field(default_factory=dict)
+    # LoggingConfig: what Lambda passes as AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL.
+    log_format: str = "Text"
+    log_level: str | None = None
 
     @property
     def function_name(self) -> str:
@@ -84,9 +87,14 @@ def load_function(
     }
     environment: dict[str, str] = {}
     for name, value in resolver.resolve_parameter_refs(variables).items():
-        # An intrinsic SAM cannot resolve locally leaves the variable unset.
+        # As in SAM, what cannot be resolved locally (a Ref to a parameter without
+        # a default, another intrinsic) is "", still declared for --env-vars to set.
         if isinstance(value, str | int | float | bool):
             environment[name] = str(value).lower() if isinstance(value, bool) else str(value)
+        else:
+            environment[name] = ""
+    logging_config = resolver.resolve_parameter_refs(properties.get("LoggingConfig") or {})
+    application_log_level = logging_config.get("ApplicationLogLevel")
     return FunctionSpec(
         logical_id=logical_id,
         code_dir=(template.parent / str(properties["CodeUri"])).resolve(),
@@ -94,6 +102,8 @@ def load_function(
         timeout=int(resolver.resolve_parameter_refs(properties.get("Timeout", 3))),
         memory_size=int(resolver.resolve_parameter_refs(properties.get("MemorySize", 128))),
         environment=environment,
+        log_format=str(logging_config.get("LogFormat", "Text")),
+        log_level=str(application_log_level) if application_log_level else None,
     )
 
 
