@@ -56,5 +56,11 @@ build: $(SAM_STAMP)
 	PATH="$(dir $(BOOTSTRAP_PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 \
 	  $(SAM_VENV)/bin/sam build --no-cached
 
+# Not a test: our handler against the raw library and the naive script
+# (bench/README.md). Bench-only dependencies go into the same .venv.
+bench: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(PY) -m bench
+
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

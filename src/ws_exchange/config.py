@@ -66,8 +66,42 @@ def public_endpoint(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+# Every variable load_config reads: the configuration is a pure function of
+# their values.
+_VARIABLES = (
+    "WEBSOCKET_URI",
+    "TOKEN_SECRET_ID",
+    "TOKEN_SECRET_FIELD",
+    "AUTH_SCHEME",
+    "OPEN_TIMEOUT_SECONDS",
+    "REPLY_TIMEOUT_SECONDS",
+    "EXPECTED_REPLIES",
+    "MAX_ATTEMPTS",
+    "SECRET_MAX_AGE_SECONDS",
+    "DEFAULT_MESSAGE",
+    "ALLOW_INSECURE_WEBSOCKET",
+    "MAX_MESSAGE_BYTES",
+    "FAIL_ON_ERROR",
+)
+# The last valid configuration and the values it was built from. Warm
+# invocations see the same environment, so parsing it again (URI split, JSON
+# decode, a regex) would be work for nothing on every call.
+_last: tuple[tuple[str | None, ...], Config] | None = None
+
+
 def load_config(environ: Mapping[str, str]) -> Config:
     """Build a :class:`Config` from ``environ`` or raise :class:`ConfigError`."""
+    global _last
+    values = tuple(map(environ.get, _VARIABLES))
+    last = _last
+    if last is not None and last[0] == values:
+        return last[1]
+    config = _parse(environ)
+    _last = (values, config)
+    return config
+
+
+def _parse(environ: Mapping[str, str]) -> Config:
     allow_insecure = _boolean(environ, "ALLOW_INSECURE_WEBSOCKET", False)
     uri = _websocket_uri(environ, allow_insecure)
     secret_id = environ.get("TOKEN_SECRET_ID", "").strip()

@@ -33,15 +33,22 @@ class Deadline:
         self._at = time.monotonic() + seconds_left - margin
 
     @classmethod
-    def from_context(cls, context: LambdaContextLike | None) -> Deadline:
+    def from_context(
+        cls, context: LambdaContextLike | None, limit: float | None = None
+    ) -> Deadline:
         """The deadline of the invocation ``context`` belongs to.
 
-        Without a context (a bare call of the handler) the longest Lambda
-        invocation, 15 minutes, is the limit.
+        ``limit`` shortens it further (a caller that stops waiting sooner than
+        Lambda would). Without a context (a bare call of the handler) the
+        longest Lambda invocation, 15 minutes, is the limit.
         """
-        if context is None:
-            return cls(900.0)
-        return cls(context.get_remaining_time_in_millis() / 1000.0)
+        seconds = 900.0 if context is None else context.get_remaining_time_in_millis() / 1000.0
+        return cls(seconds if limit is None else min(seconds, limit))
+
+    @property
+    def at(self) -> float:
+        """The deadline on the :func:`time.monotonic` clock (asyncio's clock too)."""
+        return self._at
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""

@@ -71,8 +71,15 @@ async def exchange(
     tokens: TokenSource,
     deadline: Deadline,
     progress: Progress,
-) -> None:
-    """Run one exchange, recording into ``progress``; raise :class:`ExchangeError`."""
+) -> asyncio.Future[None]:
+    """Run one exchange, recording into ``progress``; raise :class:`ExchangeError`.
+
+    On success the close handshake is returned under way (the close frame is
+    already sent): the caller builds and logs the result while the server
+    answers, then awaits it. That wait is most of a short exchange's close,
+    and the bookkeeping would otherwise be added to it. After a failure the
+    connection is closed before the error is raised.
+    """
     messages = request.messages if request.messages is not None else (config.default_message,)
     replies = (
         config.expected_replies if request.expected_replies is None else request.expected_replies
@@ -87,9 +94,16 @@ async def exchange(
     started = time.perf_counter()
     try:
         await _converse(connection, messages, replies, reply_timeout, config, deadline, progress)
-    finally:
+    except BaseException:
         progress.exchange_ms = _ms_since(started)
         await _close(connection, deadline)
+        raise
+    progress.exchange_ms = _ms_since(started)
+    closing = asyncio.ensure_future(_close(connection, deadline))
+    # One turn of the loop runs the close task up to its first wait, after
+    # the close frame is written.
+    await asyncio.sleep(0)
+    return closing
 
 
 async def _open(
@@ -100,7 +114,6 @@ async def _open(
     failures = 0
     while True:
         progress.attempts += 1
-        log.debug("opening connection", extra={"attempt": progress.attempts})
         try:
             return await _connect(config, token.value, deadline)
         except AuthRejected:
@@ -200,30 +213,42 @@ async def _converse(
     deadline: Deadline,
     progress: Progress,
 ) -> None:
+    # The hot loop of a batch: one timeout context for the whole conversation,
+    # re-armed before each reply (a context per recv costs a Timeout object, a
+    # task lookup and a timer handle each time), and every attribute lookup
+    # hoisted out of the loop.
+    loop = asyncio.get_running_loop()
+    send, recv = connection.send, connection.recv
+    stamp, encode, decode = framing.stamp, framing.encode, framing.decode
+    sent, received = progress.sent, progress.received
+    end = deadline.at
+    waited: float | None = None  # the reply timeout last armed
     try:
-        for message in messages:
-            stamped = framing.stamp(message)
-            await connection.send(framing.encode(stamped))
-            progress.sent.append(stamped)
-            for _ in range(replies):
-                progress.received.append(
-                    framing.decode(await _receive(connection, reply_timeout, deadline))
-                )
+        # Armed at the deadline from the start, so that a send stuck on a
+        # server that stopped reading cannot outlive the invocation either;
+        # after a reply, the next send runs under that reply's timer.
+        async with asyncio.timeout_at(end) as limit:
+            for message in messages:
+                stamped = stamp(message)
+                await send(encode(stamped))
+                sent.append(stamped)
+                for _ in range(replies):
+                    now = loop.time()
+                    waited = min(reply_timeout, end - now)
+                    if waited <= 0:
+                        raise ReplyTimeout(
+                            "No time was left before the Lambda deadline to wait for a reply."
+                        )
+                    limit.reschedule(now + waited)
+                    received.append(decode(await recv()))
+    except TimeoutError:
+        if waited is None:
+            raise ReplyTimeout(
+                "The Lambda deadline came while sending; no reply was awaited yet."
+            ) from None
+        raise ReplyTimeout(f"No reply arrived within {waited:g} s.") from None
     except WebSocketClosed as exc:
         raise _closed_error(exc, config) from None
-
-
-async def _receive(
-    connection: ClientConnection, reply_timeout: float, deadline: Deadline
-) -> str | bytes:
-    timeout = deadline.cap(reply_timeout)
-    if timeout <= 0:
-        raise ReplyTimeout("No time was left before the Lambda deadline to wait for a reply.")
-    try:
-        async with asyncio.timeout(timeout):
-            return await connection.recv()
-    except TimeoutError:
-        raise ReplyTimeout(f"No reply arrived within {timeout:g} s.") from None
 
 
 def _closed_error(exc: WebSocketClosed, config: Config) -> ExchangeError:

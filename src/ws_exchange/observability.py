@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
+from aws_lambda_powertools.shared.functions import powertools_dev_is_set
 
 from .errors import ExchangeError
 from .triggers import Trigger
@@ -14,7 +16,29 @@ from .triggers import Trigger
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "websocket-exchange"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "WebSocketExchange"
 
-logger = Logger(service=SERVICE)
+
+def _message(text: Any) -> Any:
+    """Powertools decodes every log message that is JSON text; trying it on
+    each plain sentence costs a JSONDecodeError per line. Only text that can
+    be a JSON object or array is tried."""
+    if isinstance(text, str) and text[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+# What Powertools' default serializer does (json.dumps with these options), with
+# the encoder built once instead of on every line; POWERTOOLS_DEV's indented
+# output is left to Powertools.
+_serialize = (
+    None
+    if powertools_dev_is_set()
+    else json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False).encode
+)
+
+logger = Logger(service=SERVICE, json_deserializer=_message, json_serializer=_serialize)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 

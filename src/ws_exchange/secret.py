@@ -75,6 +75,9 @@ class TokenSource:
 
     def __init__(self) -> None:
         self._provider: _CountingSecretsProvider | None = None
+        # The token last extracted, keyed by the cached raw value (by
+        # identity) and the field: a warm invocation skips the JSON decode.
+        self._parsed: tuple[str | bytes | None, str, str] | None = None
 
     @property
     def fetches(self) -> int:
@@ -103,13 +106,18 @@ class TokenSource:
             )
         except GetParameterError as exc:
             raise _secret_error(exc) from None
-        token = extract_token(
-            raw if isinstance(raw, str | bytes) else None, config.token_secret_field
-        )
+        secret = raw if isinstance(raw, str | bytes) else None
+        parsed = self._parsed
+        if parsed is not None and parsed[0] is secret and parsed[1] == config.token_secret_field:
+            token = parsed[2]
+        else:
+            token = extract_token(secret, config.token_secret_field)
+            self._parsed = (secret, config.token_secret_field, token)
         return Token(token, fresh=self._provider.fetches != before)
 
     def clear(self) -> None:
         """Forget every cached value (tests and credential rotation drills)."""
+        self._parsed = None
         if self._provider is not None:
             self._provider.clear_cache()  # type: ignore[no-untyped-call]
 

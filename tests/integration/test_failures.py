@@ -366,3 +366,21 @@ def test_api_status_codes(run: Invoke, server, overrides, status, error_type) ->
 
     assert response["statusCode"] == status
     assert body(response)["error"]["type"] == error_type
+
+
+def test_api_waits_end_before_api_gateway_gives_up(run: Invoke, server, monkeypatch) -> None:
+    from ws_exchange import service
+
+    # 29 s in production; shortened so the test does not wait that long.
+    monkeypatch.setattr(service, "API_TIMEOUT_SECONDS", 1.0)
+
+    response = run(
+        sample("api-rest.json"),
+        WEBSOCKET_URI=server.uri + "/silent",
+        REPLY_TIMEOUT_SECONDS="600",
+    )
+
+    assert response["statusCode"] == 504
+    message = body(response)["error"]["message"]
+    waited = float(message.split("within ")[1].split(" s")[0])
+    assert 0 < waited <= 0.5

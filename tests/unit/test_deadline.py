@@ -184,3 +184,19 @@ def test_backoff_before_any_failure_uses_the_base(failures: int) -> None:
 
 def test_backoff_without_rng_uses_module_random() -> None:
     assert all(0.0 <= backoff_delay(3) <= ceiling(3) for _ in range(50))
+
+
+def test_from_context_limit_shortens_but_never_lengthens() -> None:
+    class Context:
+        def __init__(self, ms: int) -> None:
+            self.ms = ms
+
+        def get_remaining_time_in_millis(self) -> int:
+            return self.ms
+
+    shortened = Deadline.from_context(Context(60_000), limit=29.0)
+    unchanged = Deadline.from_context(Context(10_000), limit=29.0)
+
+    assert shortened.remaining() <= 29.0 - SAFETY_MARGIN_SECONDS
+    assert shortened.remaining() > 28.0
+    assert unchanged.remaining() <= 10.0 - SAFETY_MARGIN_SECONDS
