@@ -17,7 +17,6 @@ from .result import api_response, build_result
 from .secret import TokenSource
 from .triggers import Request, parse_request, recognise
 
-
 # API Gateway stops waiting for the integration after 29 s (REST) or 30 s
 # (HTTP API) and answers 503 itself; the typed result must come back first.
 API_TIMEOUT_SECONDS = 29.0
@@ -53,9 +52,7 @@ def handle(event: Any, context: Any, tokens: TokenSource) -> dict[str, Any]:
         # request costs no secret fetch and no connection.
         request = parse_request(event, trigger)
         config = load_config(os.environ)
-        deadline = Deadline.from_context(
-            context, API_TIMEOUT_SECONDS if trigger.is_api else None
-        )
+        deadline = Deadline.from_context(context, API_TIMEOUT_SECONDS if trigger.is_api else None)
         result = asyncio.run(_exchange(config, request, tokens, deadline, progress, conclude))
     except ExchangeError as exc:
         error = exc
