@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .invoker import (
-    ROOT,
+    EVENTS,
     TEMPLATE,
     FunctionSpec,
     apply_env_vars,
@@ -24,7 +24,6 @@ from .invoker import (
 )
 from .runtime import RuntimeInvoker, awslambdaric_version
 
-EVENTS = ROOT / "events"
 DEMO_SECRET_NAME = "demo/websocket-token"
 
 

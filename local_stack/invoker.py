@@ -27,6 +27,8 @@ from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
+# Sample events, shared by the demo, the tests, the benchmark and the docs.
+EVENTS = ROOT / "events"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 

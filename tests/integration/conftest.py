@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local_stack.invoker import (
-    ROOT,
+    EVENTS,
     FunctionSpec,
     apply_env_vars,
     environment,
@@ -25,8 +25,6 @@ from local_stack.invoker import (
 )
 from local_stack.secrets_manager import LocalSecretsManager
 from local_stack.websocket_server import LocalWebSocketServer
-
-EVENTS = ROOT / "events"
 
 Invoke = Callable[..., Any]
 
