@@ -31,6 +31,9 @@ MAX_REPLY_TIMEOUT_SECONDS = 900.0
 # API Gateway accepts up to 10 MB and Lambda 6 MB; a request this function can
 # serve is far smaller, and parsing a huge body is work for nothing.
 MAX_BODY_BYTES = 1024 * 1024
+# One outgoing message: what a WebSocket server commonly accepts (websockets'
+# own default max_size), far above any command or subscription.
+MAX_MESSAGE_CHARS = 1024 * 1024
 # Nesting deeper than this is not a message, it is an attempt to exhaust the
 # JSON encoder's recursion.
 MAX_NESTING = 64
@@ -187,22 +190,40 @@ def _reply_timeout(value: Any) -> float | None:
 
 
 def _check_json_value(value: Any) -> None:
-    """Reject what JSON cannot carry (events from the runtime are already JSON)."""
+    """Reject what JSON cannot carry, or too deep or too large to send.
+
+    Events from the runtime are already JSON; what is checked is nesting, the
+    non-JSON numbers Python's decoder lets through, and size: the characters
+    of every string and key, plus a few per other value, a close lower bound
+    of the encoded text that costs nothing beyond the walk itself.
+    """
     # depth: how many containers enclose the item.
     stack: list[tuple[Any, int]] = [(value, 0)]
+    size = 0
     while stack:
         item, depth = stack.pop()
         kind = type(item)
         # Exact types first: events decode to these, and isinstance against a
         # union with an ABC costs several times more (1000 messages a batch).
-        if kind is str or kind is int or kind is bool or item is None:
-            continue
-        if isinstance(item, Mapping | list):
+        if kind is str:
+            size += len(item) + 2
+        elif kind is int or kind is bool or item is None:
+            size += 4
+        elif isinstance(item, Mapping | list):
             if depth + 1 > MAX_NESTING:
                 raise InvalidRequest(f"A message is nested deeper than {MAX_NESTING} levels.")
-            children = item.values() if isinstance(item, Mapping) else item
+            if isinstance(item, Mapping):
+                size += sum(len(str(key)) + 4 for key in item) + 2
+                children: Any = item.values()
+            else:
+                size += len(item) + 2
+                children = item
             stack.extend((child, depth + 1) for child in children)
         elif isinstance(item, float) and not math.isfinite(item):
             raise InvalidRequest("A message holds a number JSON cannot represent.")
-        elif not isinstance(item, str | int | float | bool | type(None)):
+        elif isinstance(item, str | int | float | bool | type(None)):
+            size += 4
+        else:
             raise InvalidRequest("A message must be a JSON value.")
+        if size > MAX_MESSAGE_CHARS:
+            raise InvalidRequest(f"A message is larger than {MAX_MESSAGE_CHARS} characters.")

@@ -519,3 +519,24 @@ def test_api_multibyte_body_over_1_mib_rejected(sample: str) -> None:
     text = json.dumps({"message": "é" * 600_000}, ensure_ascii=False)
     assert len(text.encode("utf-8")) > MAX_BODY_BYTES
     invalid(api_event(sample, text))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "x" * (1024 * 1024),
+        {"k": "x" * (1024 * 1024)},
+        {"x" * (1024 * 1024): 1},
+        ["x" * 1024] * 1024,
+    ],
+    ids=["string", "value", "key", "list"],
+)
+def test_message_over_one_mib_rejected(message: object) -> None:
+    with pytest.raises(InvalidRequest, match="larger than"):
+        parse_payload({"message": message})
+
+
+def test_message_just_under_one_mib_accepted() -> None:
+    request = parse_payload({"message": "x" * (1024 * 1024 - 10)})
+
+    assert request.messages is not None and len(request.messages[0]) == 1024 * 1024 - 10
