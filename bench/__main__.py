@@ -234,7 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--cold", type=int, default=30, help="cold start pairs")
     parser.add_argument("--warm", type=int, default=1000, help="warm invocation pairs")
-    parser.add_argument("--batch", type=int, default=15, help="1000-message batch pairs")
+    parser.add_argument("--batch", type=int, default=41, help="1000-message batch pairs")
     parser.add_argument("--naive", type=int, default=1000, help="naive warm invocations")
     options = parser.parse_args()
     began = time.perf_counter()
