@@ -21,6 +21,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from .background import BackgroundServer
+
 API_PREFIX = "/2018-06-01/runtime"
 # How often a blocked /next, and the server loop, look whether it is stopping.
 _POLL_SECONDS = 0.05
@@ -68,7 +70,7 @@ class RuntimeAPI:
         self._state = _State()
         self._changed = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundServer | None = None
 
     @property
     def address(self) -> str:
@@ -84,24 +86,17 @@ class RuntimeAPI:
             runtime_api = api
 
         self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": _POLL_SECONDS},
-            name="local-runtime-api",
-            daemon=True,
+        self._background = BackgroundServer(
+            self._server, "local-runtime-api", poll_interval=_POLL_SECONDS
         )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         with self._changed:
             self._state.stopping = True
             self._changed.notify_all()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._background is not None:
+            self._background.stop()
 
     def __enter__(self) -> RuntimeAPI:
         return self.start()

@@ -11,6 +11,8 @@ import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from .background import BackgroundServer
+
 REGION = "us-east-1"
 # moto accepts any credentials; these only keep botocore from looking further.
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -72,7 +74,7 @@ class LocalSecretsManager:
     def __init__(self) -> None:
         self._gate = _Gate(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundServer | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -100,18 +102,12 @@ class LocalSecretsManager:
 
     def start(self) -> LocalSecretsManager:
         self._server = make_server("127.0.0.1", 0, self._gate, threaded=True)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="local-secrets-manager", daemon=True
-        )
-        self._thread.start()
+        self._background = BackgroundServer(self._server, "local-secrets-manager")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._background is not None:
+            self._background.stop()
 
     def __enter__(self) -> LocalSecretsManager:
         return self.start()

@@ -27,7 +27,6 @@ import hmac
 import json
 import socket
 import ssl
-import threading
 from http import HTTPStatus
 from typing import Any
 
@@ -35,6 +34,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
+
+from .background import BackgroundServer
 
 OVERSIZED_BYTES = 64 * 1024
 
@@ -65,7 +66,7 @@ class LocalWebSocketServer:
         self.messages: list[str | bytes] = []
         self._ssl_context = ssl_context
         self._server: Server | None = None
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundServer | None = None
 
     @property
     def uri(self) -> str:
@@ -82,17 +83,12 @@ class LocalWebSocketServer:
             process_request=self._check,
             compression=None,
         )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="local-websocket-server", daemon=True
-        )
-        self._thread.start()
+        self._background = BackgroundServer(self._server, "local-websocket-server")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._background is not None:
+            self._background.stop()
 
     def __enter__(self) -> LocalWebSocketServer:
         return self.start()
