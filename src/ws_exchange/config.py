@@ -96,7 +96,10 @@ def load_config(environ: Mapping[str, str]) -> Config:
     last = _last
     if last is not None and last[0] == values:
         return last[1]
-    config = _parse(environ)
+    # Parsed from the listed variables alone, so the list is the one place
+    # that says what the configuration depends on: a variable read but not
+    # listed would read as unset, and its tests would say so.
+    config = _parse({name: v for name, v in zip(_VARIABLES, values, strict=True) if v is not None})
     _last = (values, config)
     return config
 

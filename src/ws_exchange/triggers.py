@@ -221,7 +221,9 @@ def _check_json_value(value: Any) -> None:
             stack.extend((child, depth + 1) for child in children)
         elif isinstance(item, float) and not math.isfinite(item):
             raise InvalidRequest("A message holds a number JSON cannot represent.")
-        elif isinstance(item, str | int | float | bool | type(None)):
+        elif isinstance(item, str):
+            size += len(item) + 2
+        elif isinstance(item, int | float | bool | type(None)):
             size += 4
         else:
             raise InvalidRequest("A message must be a JSON value.")
