@@ -1,5 +1,24 @@
 """The error types of the contract, in one place.
 
+.. code-block:: text
+
+    ExchangeError (internal_error)
+    ├── InvalidRequest          invalid_request       400
+    ├── ConfigError             config_error          500
+    ├── SecretNotFound          secret_not_found      500
+    ├── SecretAccessDenied      secret_access_denied  500
+    ├── SecretInvalid           secret_invalid        500
+    ├── TokenRequestFailed      token_request_failed  502
+    ├── AuthRejected            auth_rejected         502
+    ├── HandshakeFailed         handshake_failed      502
+    ├── ConnectFailed           connect_failed        502  retryable
+    ├── ConnectTimeout          connect_timeout       504  retryable
+    ├── ReplyTimeout            reply_timeout         504  retryable
+    ├── ConnectionClosed        connection_closed     502  retryable
+    ├── MessageTooLarge         message_too_large     502
+    ├── ExpectationFailed       expectation_failed    502
+    └── InternalError           internal_error        500
+
 Every failure the function can meet is one of these exceptions. Each class
 carries the contract's error type, whether retrying the invocation later could
 succeed, and the HTTP status code an API caller receives. Messages are one human
@@ -66,6 +85,13 @@ class SecretInvalid(ExchangeError):
     type = "secret_invalid"
 
 
+class TokenRequestFailed(ExchangeError):
+    """Raised when the OAuth2 token endpoint gave no usable access token."""
+
+    type = "token_request_failed"
+    status_code = 502
+
+
 class AuthRejected(ExchangeError):
     """The server refused the token on the opening handshake (401/403)."""
 
@@ -119,12 +145,26 @@ class MessageTooLarge(ExchangeError):
     status_code = 502
 
 
+class ExpectationFailed(ExchangeError):
+    """Raised when a reply check (``until``, ``expect``) did not hold."""
+
+    type = "expectation_failed"
+    status_code = 502
+
+
+class InternalError(ExchangeError):
+    """Raised in place of any failure no other type names: a bug here or in a library."""
+
+    type = "internal_error"
+
+
 ERROR_TYPES: tuple[type[ExchangeError], ...] = (
     InvalidRequest,
     ConfigError,
     SecretNotFound,
     SecretAccessDenied,
     SecretInvalid,
+    TokenRequestFailed,
     AuthRejected,
     HandshakeFailed,
     ConnectFailed,
@@ -132,4 +172,6 @@ ERROR_TYPES: tuple[type[ExchangeError], ...] = (
     ReplyTimeout,
     ConnectionClosed,
     MessageTooLarge,
+    ExpectationFailed,
+    InternalError,
 )
