@@ -8,15 +8,19 @@ the variable at fault. Nothing here runs at import time, so a bad variable is a
 
 from __future__ import annotations
 
+import ipaddress
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from websockets.exceptions import InvalidURI
+from websockets.uri import parse_uri
+
+from .credentials import CredentialMode, Handshake, load_mode
 from .errors import ConfigError
-from .framing import loads
+from .framing import check_outgoing, loads
 
 # Lambda's own ceiling for one invocation: no wait may be configured past it.
 MAX_SECONDS = 900.0
@@ -24,12 +28,12 @@ MAX_SECONDS = 900.0
 # never be returned anyway.
 MAX_MESSAGE_BYTES_LIMIT = 6 * 1024 * 1024
 MAX_ATTEMPTS_LIMIT = 10
+# Lambda answers at most 6 MB; the replies kept leave room for the rest of the result.
+MAX_RESULT_BYTES_LIMIT = 5 * 1024 * 1024
 MAX_EXPECTED_REPLIES = 100
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
-# RFC 9110 token: what may stand before the credentials in Authorization.
-_AUTH_SCHEME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +42,20 @@ class Config:
 
     websocket_uri: str
     endpoint: str
-    token_secret_id: str
-    token_secret_field: str = "token"  # noqa: S105 - a field name, not a secret
-    auth_scheme: str = "Bearer"
+    mode: CredentialMode
+    handshake: Handshake
+    token_secret_id: str | None = None
+    secrets_source: str = "sdk"
     open_timeout: float = 10.0
     reply_timeout: float = 10.0
     expected_replies: int = 1
     max_attempts: int = 3
     secret_max_age: int = 300
     default_message: Any = None
+    default_message_bytes: int = 0
     allow_insecure: bool = False
     max_message_bytes: int = 1024 * 1024
+    max_result_bytes: int = 4 * 1024 * 1024
     fail_on_error: bool = False
 
 
@@ -66,74 +73,49 @@ def public_endpoint(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-# Every variable load_config reads: the configuration is a pure function of
-# their values.
-_VARIABLES = (
-    "WEBSOCKET_URI",
-    "TOKEN_SECRET_ID",
-    "TOKEN_SECRET_FIELD",
-    "AUTH_SCHEME",
-    "OPEN_TIMEOUT_SECONDS",
-    "REPLY_TIMEOUT_SECONDS",
-    "EXPECTED_REPLIES",
-    "MAX_ATTEMPTS",
-    "SECRET_MAX_AGE_SECONDS",
-    "DEFAULT_MESSAGE",
-    "ALLOW_INSECURE_WEBSOCKET",
-    "MAX_MESSAGE_BYTES",
-    "FAIL_ON_ERROR",
-)
-# The last valid configuration and the values it was built from. Warm
-# invocations see the same environment, so parsing it again (URI split, JSON
-# decode, a regex) would be work for nothing on every call.
-_last: tuple[tuple[str | None, ...], Config] | None = None
-
-
 def load_config(environ: Mapping[str, str]) -> Config:
-    """Build a :class:`Config` from ``environ`` or raise :class:`ConfigError`."""
-    global _last
-    values = tuple(map(environ.get, _VARIABLES))
-    last = _last
-    if last is not None and last[0] == values:
-        return last[1]
-    # Parsed from the listed variables alone, so the list is the one place
-    # that says what the configuration depends on: a variable read but not
-    # listed would read as unset, and its tests would say so.
-    config = _parse({name: v for name, v in zip(_VARIABLES, values, strict=True) if v is not None})
-    _last = (values, config)
-    return config
+    """Build a :class:`Config` from ``environ`` or raise :class:`ConfigError`.
 
-
-def _parse(environ: Mapping[str, str]) -> Config:
+    Parsed anew on every invocation: it costs microseconds, and a cache here
+    would be one more thing that could serve a stale value.
+    """
     allow_insecure = _boolean(environ, "ALLOW_INSECURE_WEBSOCKET", False)
     uri = _websocket_uri(environ, allow_insecure)
-    secret_id = environ.get("TOKEN_SECRET_ID", "").strip()
-    if not secret_id:
-        raise ConfigError(
-            "TOKEN_SECRET_ID is required: the Secrets Manager secret holding the token."
-        )
-    field = environ.get("TOKEN_SECRET_FIELD", "token").strip()
-    if not field:
-        raise ConfigError("TOKEN_SECRET_FIELD must not be empty.")
-    scheme = environ.get("AUTH_SCHEME", "Bearer").strip()
-    if not _AUTH_SCHEME.fullmatch(scheme):
-        raise ConfigError("AUTH_SCHEME must be a single word such as Bearer.")
+    mode = load_mode(environ, uri=uri, allow_insecure=allow_insecure)
+    secret_id: str | None = None
+    secrets_source = _choice(environ, "SECRETS_SOURCE", ("sdk", "extension"))
+    if mode.needs_secret:
+        secret_id = environ.get("TOKEN_SECRET_ID", "").strip()
+        if not secret_id:
+            raise ConfigError(
+                "TOKEN_SECRET_ID is required: the Secrets Manager secret holding the credential."
+            )
+        if secrets_source == "sdk":
+            _check_endpoint_override(environ)
+    default_message, default_message_bytes = _default_message(environ)
+    # Lambda's response is at most 6 MB; the result must fit with room for the rest.
+    max_result_bytes = _integer(
+        environ, "MAX_RESULT_BYTES", 4 * 1024 * 1024, 1, MAX_RESULT_BYTES_LIMIT
+    )
     return Config(
         websocket_uri=uri,
         endpoint=public_endpoint(uri),
+        mode=mode,
+        handshake=Handshake(uri),
         token_secret_id=secret_id,
-        token_secret_field=field,
-        auth_scheme=scheme,
+        secrets_source=secrets_source,
         open_timeout=_seconds(environ, "OPEN_TIMEOUT_SECONDS", 10.0),
         reply_timeout=_seconds(environ, "REPLY_TIMEOUT_SECONDS", 10.0),
         expected_replies=_integer(environ, "EXPECTED_REPLIES", 1, 0, MAX_EXPECTED_REPLIES),
         max_attempts=_integer(environ, "MAX_ATTEMPTS", 3, 1, MAX_ATTEMPTS_LIMIT),
         secret_max_age=_integer(environ, "SECRET_MAX_AGE_SECONDS", 300, 0, 86400),
-        default_message=_default_message(environ),
+        default_message=default_message,
+        default_message_bytes=default_message_bytes,
         allow_insecure=allow_insecure,
         max_message_bytes=_integer(
             environ, "MAX_MESSAGE_BYTES", 1024 * 1024, 1, MAX_MESSAGE_BYTES_LIMIT
         ),
+        max_result_bytes=max_result_bytes,
         fail_on_error=_boolean(environ, "FAIL_ON_ERROR", False),
     )
 
@@ -142,11 +124,16 @@ def _websocket_uri(environ: Mapping[str, str], allow_insecure: bool) -> str:
     uri = environ.get("WEBSOCKET_URI", "").strip()
     if not uri:
         raise ConfigError("WEBSOCKET_URI is required: the wss:// endpoint to connect to.")
+    if any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in uri):
+        raise ConfigError("WEBSOCKET_URI must not contain whitespace or control characters.")
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
         raise ConfigError("WEBSOCKET_URI is not a valid URI.") from None
+    # The scheme is case-insensitive (RFC 3986): WSS:// is wss://, written as
+    # websockets and the TLS decision expect it.
+    uri = parts.scheme + uri[len(parts.scheme) :]
     if parts.scheme == "ws":
         if not allow_insecure:
             raise ConfigError(
@@ -156,24 +143,72 @@ def _websocket_uri(environ: Mapping[str, str], allow_insecure: bool) -> str:
         raise ConfigError("WEBSOCKET_URI must be a wss:// URI.")
     if not parts.hostname:
         raise ConfigError("WEBSOCKET_URI has no host.")
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc:
         # websockets would turn userinfo into a second Authorization header.
         raise ConfigError("WEBSOCKET_URI must not contain credentials; use the secret.")
-    if parts.fragment:
+    if parts.fragment or "#" in uri:
         raise ConfigError("WEBSOCKET_URI must not contain a fragment.")
-    if any(c.isspace() for c in uri):
-        raise ConfigError("WEBSOCKET_URI must not contain whitespace.")
+    _check_host(parts.hostname)
+    try:
+        parse_uri(uri)
+    except InvalidURI:
+        raise ConfigError("WEBSOCKET_URI is not a valid WebSocket URI.") from None
     return uri
 
 
-def _default_message(environ: Mapping[str, str]) -> Any:
+def _check_host(host: str) -> None:
+    if ":" in host:  # an IPv6 literal
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ConfigError("WEBSOCKET_URI has an invalid IPv6 address.") from None
+        return
+    try:
+        # What the resolver will do with it: labels of 1 to 63 characters.
+        encoded = host.encode("idna")
+    except UnicodeError:
+        raise ConfigError(
+            "WEBSOCKET_URI has an invalid host name (each label 1 to 63 characters)."
+        ) from None
+    if len(encoded) > 253:
+        raise ConfigError("WEBSOCKET_URI has a host name longer than 253 characters.")
+
+
+def _check_endpoint_override(environ: Mapping[str, str]) -> None:
+    for name in ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"):
+        value = environ.get(name, "").strip()
+        if not value:
+            continue
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{name} must be an http:// or https:// URL with a host.")
+
+
+def _default_message(environ: Mapping[str, str]) -> tuple[Any, int]:
     raw = environ.get("DEFAULT_MESSAGE")
     if raw is None or not raw.strip():
-        return {"action": "ping"}
+        message: Any = {"action": "ping"}
+    else:
+        try:
+            message = loads(raw)
+        except ValueError:
+            raise ConfigError("DEFAULT_MESSAGE must be valid JSON.") from None
     try:
-        return loads(raw)
-    except ValueError:
-        raise ConfigError("DEFAULT_MESSAGE must be valid JSON.") from None
+        size = check_outgoing(message)
+    except ValueError as exc:
+        raise ConfigError(f"DEFAULT_MESSAGE {exc}.") from None
+    return message, size
+
+
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = (environ.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of: {', '.join(choices)}.")
+    return value
 
 
 def _boolean(environ: Mapping[str, str], name: str, default: bool) -> bool:

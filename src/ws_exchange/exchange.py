@@ -1,37 +1,40 @@
-"""The exchange coroutine: connect, send, receive, close. I/O at the edge.
+"""The exchange coroutine: credentials, connect, converse, close. I/O at the edge.
 
-:func:`exchange` opens one WebSocket to the configured endpoint with the token
-in the ``Authorization`` header of the opening handshake (websockets >= 14
-takes ``additional_headers=``; the legacy ``extra_headers=`` raises TypeError),
-retries what can succeed on retry, sends each message and waits for its
-replies. Progress is recorded in a :class:`Progress` as it happens, so a
-failure keeps whatever arrived before it.
+:func:`run` reads as the contract's section 1: the credential mode prepares the
+opening handshake (a secret read, a token request or a signature), websockets
+opens the connection with the credential in ``additional_headers=`` (websockets
+>= 14; the legacy ``extra_headers=`` raises TypeError), each message is sent and
+its replies collected, and the connection is closed, on success and failure
+alike. Every wait is capped by the :class:`~ws_exchange.deadline.Deadline`.
+Progress is recorded in a :class:`Progress` as it happens, so that a failure
+keeps whatever arrived before it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import ssl
 import time
+import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import (
-    ConnectionClosed as WebSocketClosed,
-)
+from websockets.exceptions import ConnectionClosed as WebSocketClosed
 from websockets.exceptions import (
     InvalidHandshake,
     InvalidMessage,
     InvalidStatus,
+    InvalidURI,
     SecurityError,
 )
 from websockets.frames import CloseCode
+from websockets.uri import parse_uri
 
-from . import framing
+from . import framing, tls
 from .config import Config
+from .credentials import Handshake, Prepared, SecretValue
 from .deadline import Deadline, backoff_delay
 from .errors import (
     AuthRejected,
@@ -43,14 +46,42 @@ from .errors import (
     MessageTooLarge,
     ReplyTimeout,
 )
-from .redaction import WEBSOCKETS_LOGGER, token_filter
-from .secret import Token, TokenSource
-from .triggers import Request
+from .redaction import scrubber
 
 CLOSE_TIMEOUT_SECONDS = 2.0
 USER_AGENT = "websocket-exchange-lambda"
+# Python objects take far more memory than the JSON text they decode from (an
+# empty list: 3 bytes of text, 64 bytes of memory). Replies are also charged an
+# estimate of their decoded size, so that no server can exhaust a 128 MB
+# function within MAX_RESULT_BYTES; ordinary JSON stays far below this.
+MEMORY_BUDGET_BYTES = 40 * 1024 * 1024
+_BYTES_PER_ELEMENT = 48
 
 log = logging.getLogger(__name__)
+WEBSOCKETS_LOGGER = logging.getLogger("websockets.client")
+
+
+class SecretStore(Protocol):
+    """Where secrets are read: Secrets Manager through the SDK or the Lambda extension."""
+
+    def get(
+        self, secret_id: str, *, max_age: float, refresh: bool, timeout: float
+    ) -> SecretValue: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one invocation does: the configuration and the request, resolved."""
+
+    config: Config
+    messages: tuple[Any, ...]
+    # The messages' frames in bytes, as sent (timestamps included).
+    sent_bytes: int
+    expected_replies: int
+    reply_timeout: float
+    # Bytes of replies the result may keep (MAX_RESULT_BYTES, less what the sent
+    # messages take of Lambda's response limit).
+    result_budget: int
 
 
 @dataclass(slots=True)
@@ -59,132 +90,169 @@ class Progress:
 
     sent: list[Any] = field(default_factory=list)
     received: list[Any] = field(default_factory=list)
+    received_bytes: int = 0
+    memory_estimate: int = 0
     attempts: int = 0
+    subprotocol: str | None = None
     secret_ms: float = 0.0
     connect_ms: float = 0.0
     exchange_ms: float = 0.0
 
 
-async def exchange(
-    config: Config,
-    request: Request,
-    tokens: TokenSource,
-    deadline: Deadline,
-    progress: Progress,
-) -> asyncio.Future[None]:
-    """Run one exchange, recording into ``progress``; raise :class:`ExchangeError`.
-
-    On success the close handshake is returned under way (the close frame is
-    already sent): the caller builds and logs the result while the server
-    answers, then awaits it. That wait is most of a short exchange's close,
-    and the bookkeeping would otherwise be added to it. After a failure the
-    connection is closed before the error is raised.
-    """
-    messages = request.messages if request.messages is not None else (config.default_message,)
-    replies = (
-        config.expected_replies if request.expected_replies is None else request.expected_replies
-    )
-    reply_timeout = request.reply_timeout or config.reply_timeout
-
+async def run(plan: Plan, store: SecretStore, deadline: Deadline, progress: Progress) -> None:
+    """Run one exchange, recording into ``progress``; raise :class:`ExchangeError`."""
+    connection = await open_connection(plan, store, deadline, progress)
     started = time.perf_counter()
     try:
-        connection = await _open(config, tokens, deadline, progress)
+        await converse(connection, plan, deadline, progress)
+    finally:
+        progress.exchange_ms = _ms_since(started)
+        await close(connection, deadline)
+
+
+async def open_connection(
+    plan: Plan, store: SecretStore, deadline: Deadline, progress: Progress
+) -> ClientConnection:
+    """Connect with the credential, retrying what can succeed on retry.
+
+    A 401/403 (or a refused authentication message) on a credential that did not
+    come from its source just now obtains it again and tries once more, outside
+    the MAX_ATTEMPTS budget: the secret may have been rotated, a token revoked.
+    """
+    config = plan.config
+    started = time.perf_counter()
+    try:
+        prepared = _credentials(config, store, deadline, progress, refresh=False)
+        failures = 0
+        while True:
+            progress.attempts += 1
+            try:
+                connection = await _connect(config, prepared.handshake, deadline)
+                try:
+                    await config.mode.after_open(connection, prepared, deadline, plan.reply_timeout)
+                except BaseException:
+                    await close(connection, deadline)
+                    raise
+            except AuthRejected:
+                if prepared.fresh:
+                    raise
+                log.warning("credential rejected; obtaining it again")
+                prepared = _credentials(config, store, deadline, progress, refresh=True)
+                continue
+            except (ConnectFailed, ConnectTimeout, HandshakeFailed) as error:
+                failures += 1
+                if not error.retryable or failures >= config.max_attempts:
+                    raise
+                delay = backoff_delay(failures)
+                if delay >= deadline.remaining():
+                    raise
+                log.warning(
+                    "connection attempt failed; retrying",
+                    extra={"error_type": error.type, "attempt": progress.attempts},
+                )
+                await asyncio.sleep(delay)
+                continue
+            selected = connection.subprotocol
+            # A subprotocol that carries a credential is never shown.
+            progress.subprotocol = None if selected in prepared.credentials else selected
+            return connection
     finally:
         progress.connect_ms = _ms_since(started) - progress.secret_ms
+
+
+def _credentials(
+    config: Config, store: SecretStore, deadline: Deadline, progress: Progress, *, refresh: bool
+) -> Prepared:
+    def read_secret(refresh: bool) -> SecretValue:
+        assert config.token_secret_id is not None  # the mode needs a secret: config checked
+        return store.get(
+            config.token_secret_id,
+            max_age=config.secret_max_age,
+            refresh=refresh,
+            timeout=deadline.remaining(),
+        )
+
     started = time.perf_counter()
     try:
-        await _converse(connection, messages, replies, reply_timeout, config, deadline, progress)
-    except BaseException:
-        progress.exchange_ms = _ms_since(started)
-        await _close(connection, deadline)
-        raise
-    progress.exchange_ms = _ms_since(started)
-    closing = asyncio.ensure_future(_close(connection, deadline))
-    # One turn of the loop runs the close task up to its first wait, after
-    # the close frame is written.
-    await asyncio.sleep(0)
-    return closing
-
-
-async def _open(
-    config: Config, tokens: TokenSource, deadline: Deadline, progress: Progress
-) -> ClientConnection:
-    token = _fetch(tokens, config, progress, refresh=False)
-    rotated = token.fresh
-    failures = 0
-    while True:
-        progress.attempts += 1
-        try:
-            return await _connect(config, token.value, deadline)
-        except AuthRejected:
-            if rotated:
-                raise
-            # A cached token may have been rotated since: fetch it again and
-            # try once more, outside the MAX_ATTEMPTS budget.
-            log.warning("token rejected; fetching the secret again")
-            token = _fetch(tokens, config, progress, refresh=True)
-            rotated = True
-        except (ConnectFailed, ConnectTimeout, HandshakeFailed) as error:
-            failures += 1
-            if not error.retryable or failures >= config.max_attempts:
-                raise
-            delay = backoff_delay(failures)
-            if delay >= deadline.remaining():
-                raise
-            log.warning(
-                "connection attempt failed; retrying",
-                extra={"error_type": error.type, "attempt": progress.attempts, "delay_s": delay},
-            )
-            await asyncio.sleep(delay)
-
-
-def _fetch(tokens: TokenSource, config: Config, progress: Progress, *, refresh: bool) -> Token:
-    started = time.perf_counter()
-    try:
-        token = tokens.get(config, refresh=refresh)
+        prepared = config.mode.prepare(config.handshake, read_secret, deadline, refresh=refresh)
     finally:
         progress.secret_ms += _ms_since(started)
-    token_filter.remember(token.value)
-    return token
+    scrubber.remember(prepared.credentials)
+    return prepared
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """The default, verifying TLS context, built once: loading the CA store
-    costs milliseconds that every warm invocation would otherwise pay."""
-    return ssl.create_default_context()
+class _Connect(connect):
+    """websockets' ``connect``, following redirects only within the configured origin.
+
+    websockets drops ``Authorization`` and ``Cookie`` on a cross-origin redirect
+    but keeps every other header and the subprotocols, which may carry
+    credentials too; credentials go to the configured endpoint only.
+    """
+
+    redirects = 0
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        if not (isinstance(exc, InvalidStatus) and 300 <= exc.response.status_code < 400):
+            return exc
+        status = exc.response.status_code
+        location = exc.response.headers.get("Location")
+        if location is None:
+            return HandshakeFailed(
+                f"The server answered the opening handshake with HTTP {status} and no Location."
+            )
+        try:
+            target = parse_uri(urllib.parse.urljoin(self.uri, location))
+        except (InvalidURI, ValueError):
+            return HandshakeFailed(
+                f"The server redirected the opening handshake (HTTP {status}) to a location "
+                "that is not a WebSocket endpoint, such as a login page: check WEBSOCKET_URI."
+            )
+        here = self.ws_uri
+        if (target.secure, target.host, target.port) != (here.secure, here.host, here.port):
+            return HandshakeFailed(
+                f"The server redirected the opening handshake (HTTP {status}) to another "
+                "origin; credentials are only sent to WEBSOCKET_URI's host, so set "
+                "WEBSOCKET_URI to the endpoint it redirects to."
+            )
+        self.redirects += 1
+        return super().process_redirect(exc)
 
 
-async def _connect(config: Config, token: str, deadline: Deadline) -> ClientConnection:
+async def _connect(config: Config, handshake: Handshake, deadline: Deadline) -> ClientConnection:
     timeout = deadline.cap(config.open_timeout)
     if timeout <= 0:
         raise ConnectTimeout("No time was left before the Lambda deadline to open the connection.")
+    attempt = _Connect(
+        handshake.uri,
+        additional_headers=handshake.headers,
+        subprotocols=list(handshake.subprotocols) or None,  # type: ignore[arg-type]
+        user_agent_header=USER_AGENT,
+        # Covers DNS, TCP, TLS, the handshake and its redirects.
+        open_timeout=timeout,
+        close_timeout=CLOSE_TIMEOUT_SECONDS,
+        # Short exchanges: keepalive pings and compression cost more than they
+        # give, and a proxy from the environment must not see the credential.
+        ping_interval=None,
+        compression=None,
+        proxy=None,
+        max_size=config.max_message_bytes,
+        logger=WEBSOCKETS_LOGGER,
+        ssl=tls.default_context() if handshake.uri.startswith("wss:") else None,
+    )
     try:
-        return await connect(
-            config.websocket_uri,
-            additional_headers=(("Authorization", f"{config.auth_scheme} {token}"),),
-            user_agent_header=USER_AGENT,
-            open_timeout=timeout,
-            close_timeout=CLOSE_TIMEOUT_SECONDS,
-            # Short exchanges: keepalive pings and compression cost more than
-            # they give, and a proxy from the environment must not see the token.
-            ping_interval=None,
-            compression=None,
-            proxy=None,
-            max_size=config.max_message_bytes,
-            logger=WEBSOCKETS_LOGGER,
-            ssl=_tls_context() if config.websocket_uri.startswith("wss:") else None,
-        )
+        return await attempt
+    except ExchangeError:
+        raise
     except InvalidStatus as exc:
         status = exc.response.status_code
         if status in (401, 403):
-            raise AuthRejected(f"The server rejected the token with HTTP {status}.") from None
+            raise AuthRejected(f"The server rejected the credential with HTTP {status}.") from None
         raise HandshakeFailed(
             f"The server answered the opening handshake with HTTP {status}.",
             retryable=status >= 500,
         ) from None
     except TimeoutError:
-        raise ConnectTimeout(f"Opening the connection took longer than {timeout:g} s.") from None
+        raise ConnectTimeout(f"Opening the connection took longer than {timeout:.3g} s.") from None
     except ssl.SSLCertVerificationError as exc:
         raise HandshakeFailed(
             f"The server's TLS certificate was refused: {exc.verify_message}."
@@ -192,63 +260,91 @@ async def _connect(config: Config, token: str, deadline: Deadline) -> ClientConn
     except ssl.SSLError:
         raise HandshakeFailed("The TLS handshake with the server failed.") from None
     except SecurityError:
-        raise HandshakeFailed("The server redirected to an endpoint that is not allowed.") from None
-    except InvalidMessage:
-        raise ConnectFailed(
-            "The server closed the connection during the opening handshake."
+        if attempt.redirects:
+            raise HandshakeFailed(
+                f"The server redirected the opening handshake {attempt.redirects} times "
+                "(a redirect loop): check WEBSOCKET_URI."
+            ) from None
+        raise HandshakeFailed("The server's handshake response exceeded safe limits.") from None
+    except InvalidMessage as exc:
+        if isinstance(exc.__cause__, EOFError | OSError):
+            raise ConnectFailed(
+                "The server closed the connection during the opening handshake."
+            ) from None
+        raise HandshakeFailed(
+            "The server's handshake response was not valid HTTP or exceeded safe limits."
         ) from None
     except InvalidHandshake:
         raise HandshakeFailed("The server's handshake response was not valid.") from None
+    except UnicodeError:
+        raise ConnectFailed("The endpoint's host name cannot be resolved.") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConnectFailed(f"Could not connect to the endpoint: {reason}.") from None
 
 
-async def _converse(
-    connection: ClientConnection,
-    messages: tuple[Any, ...],
-    replies: int,
-    reply_timeout: float,
-    config: Config,
-    deadline: Deadline,
-    progress: Progress,
+async def converse(
+    connection: ClientConnection, plan: Plan, deadline: Deadline, progress: Progress
 ) -> None:
-    # The hot loop of a batch: one timeout context for the whole conversation,
-    # re-armed before each reply (a context per recv costs a Timeout object, a
-    # task lookup and a timer handle each time), and every attribute lookup
-    # hoisted out of the loop.
-    loop = asyncio.get_running_loop()
-    send, recv = connection.send, connection.recv
-    stamp, encode, decode = framing.stamp, framing.encode, framing.decode
-    sent, received = progress.sent, progress.received
-    end = deadline.at
-    waited: float | None = None  # the reply timeout last armed
+    """Send each message and collect its replies."""
     try:
-        # Armed at the deadline from the start, so that a send stuck on a
-        # server that stopped reading cannot outlive the invocation either;
-        # after a reply, the next send runs under that reply's timer.
-        async with asyncio.timeout_at(end) as limit:
-            for message in messages:
-                stamped = stamp(message)
-                await send(encode(stamped))
-                sent.append(stamped)
-                for _ in range(replies):
-                    now = loop.time()
-                    waited = min(reply_timeout, end - now)
-                    if waited <= 0:
-                        raise ReplyTimeout(
-                            "No time was left before the Lambda deadline to wait for a reply."
-                        )
-                    limit.reschedule(now + waited)
-                    received.append(decode(await recv()))
+        for message in plan.messages:
+            stamped = framing.stamp(message)
+            # A server that stops reading must not hold the send past the deadline.
+            async with asyncio.timeout_at(deadline.at):
+                await connection.send(framing.encode(stamped))
+            progress.sent.append(stamped)
+            for _ in range(plan.expected_replies):
+                await _receive(connection, plan, deadline, progress)
     except TimeoutError:
-        if waited is None:
-            raise ReplyTimeout(
-                "The Lambda deadline came while sending; no reply was awaited yet."
-            ) from None
-        raise ReplyTimeout(f"No reply arrived within {waited:g} s.") from None
+        raise ReplyTimeout("The Lambda deadline came while sending a message.") from None
     except WebSocketClosed as exc:
-        raise _closed_error(exc, config) from None
+        raise _closed_error(exc, plan.config) from None
+
+
+async def _receive(
+    connection: ClientConnection, plan: Plan, deadline: Deadline, progress: Progress
+) -> None:
+    """Wait for one reply and keep it (scrubbed, sized) in ``progress``."""
+    limit = deadline.cap(plan.reply_timeout)
+    # Checked before each wait, not only by the timer: replies that are already
+    # buffered return without yielding to the event loop, where a timer fires.
+    if limit <= 0:
+        raise ReplyTimeout("No time was left before the Lambda deadline to wait for a reply.")
+    try:
+        async with asyncio.timeout(limit):
+            frame = await connection.recv()
+    except TimeoutError:
+        if limit < plan.reply_timeout:
+            raise ReplyTimeout(
+                f"No reply arrived before the Lambda deadline ({limit:.3g} s)."
+            ) from None
+        raise ReplyTimeout(f"No reply arrived within {limit:.3g} s.") from None
+    progress.memory_estimate += _memory_estimate(frame)
+    if progress.memory_estimate > MEMORY_BUDGET_BYTES:
+        raise MessageTooLarge(
+            "The replies would need more memory than the function can spare; "
+            "ask the server for less, or over several invocations."
+        )
+    frame = scrubber.scrub_frame(frame)
+    reply = framing.decode(frame)
+    if isinstance(frame, str) and scrubber.may_hide_credentials(frame):
+        reply = scrubber.scrub_value(reply)
+    size = len(framing.dumps(reply).encode("utf-8"))
+    if progress.received_bytes + size > plan.result_budget:
+        raise MessageTooLarge(
+            f"The replies exceed the {plan.result_budget} bytes a result may keep "
+            "(MAX_RESULT_BYTES, within Lambda's 6 MB response limit)."
+        )
+    progress.received_bytes += size
+    progress.received.append(reply)
+
+
+def _memory_estimate(frame: str | bytes) -> int:
+    if isinstance(frame, bytes):
+        return len(frame) * 2
+    elements = frame.count(",") + frame.count("[") + frame.count("{")
+    return len(frame) + elements * _BYTES_PER_ELEMENT
 
 
 def _closed_error(exc: WebSocketClosed, config: Config) -> ExchangeError:
@@ -264,10 +360,13 @@ def _closed_error(exc: WebSocketClosed, config: Config) -> ExchangeError:
     )
 
 
-async def _close(connection: ClientConnection, deadline: Deadline) -> None:
+async def close(connection: ClientConnection, deadline: Deadline) -> None:
+    """Close the connection (the close handshake, capped by the deadline)."""
     timeout = deadline.cap(CLOSE_TIMEOUT_SECONDS)
     try:
-        async with asyncio.timeout(max(timeout, 0.001)):
+        if timeout <= 0:
+            raise TimeoutError
+        async with asyncio.timeout(timeout):
             await connection.close()
     except (TimeoutError, OSError, WebSocketClosed):
         # The replies are in hand; a close handshake that fails changes nothing

@@ -1,65 +1,76 @@
-"""Message framing (the contract's section 4). Pure logic.
+"""Message framing (the contract's sections 4 and 10). Pure logic.
 
 Outgoing: a JSON object gains a UTC ``timestamp`` unless it has one and is sent
 as JSON text; a string is sent as a text frame unchanged; anything else as its
 JSON text. Incoming: JSON text is decoded, other text kept as a string, binary
 returned as ``{"binary_base64": ...}``.
+
+Everything a reply decodes to is strict JSON that encodes to UTF-8: no NaN or
+Infinity (``1e400`` included, which Python's decoder turns into ``inf``) and no
+lone surrogates (``"\\ud800"`` is valid JSON text but not a character). A reply
+that would decode to such a value is kept as its text instead.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-# check_circular off: every value sent was decoded from JSON (the event or
-# DEFAULT_MESSAGE), which cannot hold a cycle, and the markers dict it would
-# build per message is measurable in a 1000-message batch.
-_dumps = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-).encode
+# One outgoing message, counted as sent (UTF-8 bytes of its frame, timestamp
+# included): websockets' own default max_size, far above any command or subscription.
+MAX_OUTGOING_BYTES = 1024 * 1024
+# Nesting deeper than this is not a message, it is an attempt to exhaust the
+# JSON encoder's recursion.
+MAX_NESTING = 64
+# Any moment: timestamps have a fixed width, so a probe measures the real size.
+_STAMP_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# A JSON escape that can stand for half of a surrogate pair.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
 
 
 def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON: such a reply is kept as text so the result
-    # stays valid JSON.
-    raise ValueError(name)
+    raise ValueError(f"{name} is not JSON")
 
 
-_decoder = json.JSONDecoder(parse_constant=_reject_constant)
-_loads = _decoder.decode
-_raw_decode = _decoder.raw_decode
+_decoder = json.JSONDecoder(parse_float=_finite, parse_constant=_reject_constant)
 
 
 def loads(text: str) -> Any:
-    """Strict JSON: NaN and Infinity rejected; any failure is a ValueError.
-
-    Nesting deep enough to exhaust the decoder's recursion counts as invalid
-    too, so that text from a server, a caller or a deployer cannot crash the
-    invocation with it.
-    """
+    """Decode strict JSON text; any failure (too deep included) is a :class:`ValueError`."""
     try:
-        # Fast path for the usual frame, one JSON document with no surrounding
-        # whitespace: raw_decode skips decode()'s two whitespace regex scans.
-        # Anything else (whitespace, trailing data, invalid text) takes the
-        # full decode(), which owns the error reporting.
-        try:
-            value, end = _raw_decode(text)
-        except ValueError:
-            return _loads(text)
-        return value if end == len(text) else _loads(text)
+        value = _decoder.decode(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):
+        dumps(value).encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text, as sent and as counted against the result's size limit."""
+    return _encoder.encode(value)
 
 
 def stamp(message: Any, now: datetime | None = None) -> Any:
     """Return ``message`` as it will be sent: objects gain a ``timestamp``."""
-    # type() first: events decode to plain dicts, and the ABC check costs more.
-    if (type(message) is dict or isinstance(message, Mapping)) and "timestamp" not in message:
+    if isinstance(message, Mapping) and "timestamp" not in message:
         moment = now if now is not None else datetime.now(UTC)
-        return {**message, "timestamp": moment.isoformat()}
+        # Fixed width (microseconds always shown), so a message's size is known before it is sent.
+        return {**message, "timestamp": moment.isoformat(timespec="microseconds")}
     return message
 
 
@@ -67,7 +78,38 @@ def encode(message: Any) -> str:
     """The text frame for an already stamped ``message``."""
     if isinstance(message, str):
         return message
-    return _dumps(message)
+    return dumps(message)
+
+
+def check_outgoing(message: Any) -> int:
+    """The size in bytes of the frame ``message`` will be sent as.
+
+    Raises:
+        ValueError: with a reason to put after "The message": too deep, too large,
+            not representable as JSON, or not encodable as UTF-8 text.
+    """
+    _check_nesting(message)
+    try:
+        frame = encode(stamp(message, _STAMP_PROBE)).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("cannot be sent as UTF-8 text (it holds a lone surrogate)") from None
+    except (ValueError, TypeError):
+        raise ValueError("holds a value JSON cannot represent") from None
+    if len(frame) > MAX_OUTGOING_BYTES:
+        raise ValueError(f"is larger than {MAX_OUTGOING_BYTES} bytes once encoded")
+    return len(frame)
+
+
+def _check_nesting(value: Any) -> None:
+    # Iterative: the point is to refuse what would exhaust recursion.
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list):
+            if depth >= MAX_NESTING:
+                raise ValueError(f"is nested deeper than {MAX_NESTING} levels")
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def decode(frame: str | bytes) -> Any:

@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import os
+import traceback
 from typing import Any
 
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
-from aws_lambda_powertools.shared.functions import powertools_dev_is_set
 
 from .errors import ExchangeError
+from .redaction import scrubber
 from .triggers import Trigger
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "websocket-exchange"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "WebSocketExchange"
 
 
-def _message(text: Any) -> Any:
-    """Powertools decodes every log message that is JSON text; trying it on
-    each plain sentence costs a JSONDecodeError per line. Only text that can
-    be a JSON object or array is tried."""
-    if isinstance(text, str) and text[:1] in ("{", "["):
-        try:
-            return json.loads(text)
-        except ValueError:
-            pass
-    return text
-
-
-# What Powertools' default serializer does (json.dumps with these options), with
-# the encoder built once instead of on every line; POWERTOOLS_DEV's indented
-# output is left to Powertools.
-_serialize = (
-    None
-    if powertools_dev_is_set()
-    else json.JSONEncoder(default=str, separators=(",", ":"), ensure_ascii=False).encode
-)
-
-logger = Logger(service=SERVICE, json_deserializer=_message, json_serializer=_serialize)
+logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
@@ -49,6 +28,8 @@ def record(result: dict[str, Any], error: ExchangeError | None, trigger: Trigger
         "trigger": trigger.value,
         "endpoint": result["endpoint"],
         "attempts": result["attempts"],
+        "checks_passed": sum(1 for check in result["checks"] if check["passed"]),
+        "checks_failed": sum(1 for check in result["checks"] if not check["passed"]),
         "sent_count": len(result["sent"]),
         "received_count": len(result["received"]),
         "timings_ms": result["timings_ms"],
@@ -86,3 +67,12 @@ def record(result: dict[str, Any], error: ExchangeError | None, trigger: Trigger
         metrics.add_metric(
             name="ExchangeLatency", unit=MetricUnit.Milliseconds, value=timings["exchange"]
         )
+
+
+def log_internal_error(exc: BaseException) -> None:
+    """Log a failure no contract type names, with its traceback, credentials scrubbed."""
+    text = "".join(traceback.format_exception(exc))
+    logger.error(
+        "internal error",
+        extra={"error_type": "internal_error", "traceback": scrubber.scrub_log_line(text)},
+    )

@@ -1,74 +1,152 @@
-"""Keeping the token out of every log line, whatever the log level.
+"""Keeping credentials out of every output: log records, replies, tracebacks.
 
-The websockets library logs each handshake header at DEBUG, the Authorization
-header included, and botocore logs each response body at DEBUG, the
-GetSecretValue response included. Any of the deployer's knobs (LOG_LEVEL,
-POWERTOOLS_LOG_LEVEL, AWS_LAMBDA_LOG_LEVEL, the root logger) can enable those
-lines. Filters on the loggers where those records are created rewrite or drop
-them before any handler sees them, so the DEBUG output stays useful and safe.
+A credential is every string a credential mode put on the wire (the token, the
+``Authorization`` value built from it, an encoded subprotocol, a query value, an
+access token, a signature, a session token) and the values of the configured
+URI's query string. :data:`scrubber` remembers them as they are made and replaces
+each occurrence with ``[redacted]``:
+
+- in every log record, whatever logger made it and whatever the level: a log
+  record factory rewrites the message when the record is created, so no handler
+  (Powertools', the Lambda runtime's, the root logger's) ever sees the original.
+  Some lines are scrubbed by shape as well, because they may carry credentials
+  this function never knew: header lines and dict entries named like
+  ``Authorization`` or ``Cookie`` (websockets logs each handshake header at DEBUG,
+  botocore each request's headers), query string values (websockets logs the
+  request line), and botocore's dump of response bodies (the secret itself) is
+  replaced whole;
+- in every reply kept in the result (a server may echo the handshake back);
+- in tracebacks logged for ``internal_error``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections import deque
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
 
 REDACTED = "[redacted]"
-# How many past tokens are still scrubbed after a rotation.
-_REMEMBERED_TOKENS = 4
-_AUTHORIZATION_LINE = re.compile(r"(\b(?:proxy-)?authorization\s*:\s*)[^\r\n]*", re.IGNORECASE)
+# Credentials from before a rotation stay scrubbed for a while.
+_REMEMBERED = 32
+# Shorter strings are common words and numbers, not credentials any mode makes.
+_SHORTEST = 3
+
+_NAMED_VALUE = re.compile(
+    r"""((?:proxy-)?authorization|x-amz-security-token|x-amz-signature|(?:set-)?cookie)"""
+    r"""(['"]?\s*[:=]\s*)(?:b?'[^']*'|b?"[^"]*"|[^\r\n]*)""",
+    re.IGNORECASE,
+)
+_QUERY_VALUE = re.compile(r"([?&][^=&\s#?]*=)[^&\s#\"']*")
 
 
-class TokenRedactingFilter(logging.Filter):
-    """Rewrites records that carry an Authorization header or a known token."""
+class Scrubber:
+    """Remembers credentials and removes them from text and JSON values."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self._tokens: deque[str] = deque(maxlen=_REMEMBERED_TOKENS)
+        self._credentials: OrderedDict[str, None] = OrderedDict()
+        self._sorted: tuple[str, ...] = ()
 
-    def remember(self, token: str) -> None:
-        """Scrub ``token`` from every later record."""
-        if token not in self._tokens:
-            self._tokens.append(token)
+    def remember(self, credentials: Iterable[str]) -> None:
+        """Scrub each of ``credentials`` from every later output."""
+        changed = False
+        for credential in credentials:
+            if len(credential) < _SHORTEST:
+                continue
+            if credential in self._credentials:
+                self._credentials.move_to_end(credential)
+                continue
+            self._credentials[credential] = None
+            changed = True
+            if len(self._credentials) > _REMEMBERED:
+                self._credentials.popitem(last=False)
+        if changed:
+            # Longest first, so that "Bearer <token>" goes whole before "<token>" alone.
+            self._sorted = tuple(sorted(self._credentials, key=len, reverse=True))
 
-    def redact(self, text: str) -> str:
-        """``text`` with header values and known tokens replaced."""
-        text = _AUTHORIZATION_LINE.sub(lambda m: m.group(1) + REDACTED, text)
-        for token in self._tokens:
-            text = text.replace(token, REDACTED)
+    def forget_all(self) -> None:
+        """Forget every remembered credential (tests)."""
+        self._credentials.clear()
+        self._sorted = ()
+
+    def scrub_text(self, text: str) -> str:
+        """``text`` without any remembered credential."""
+        for credential in self._sorted:
+            if credential in text:
+                text = text.replace(credential, REDACTED)
         return text
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def scrub_log_line(self, text: str) -> str:
+        """``text`` without remembered credentials, credential-named values or query values."""
+        text = self.scrub_text(text)
+        text = _NAMED_VALUE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+        return _QUERY_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+
+    def scrub_frame(self, frame: str | bytes) -> str | bytes:
+        """A received frame without remembered credentials, before it is decoded.
+
+        Text is scrubbed again after decoding (:meth:`scrub_value`), since JSON
+        escapes can spell a credential that the frame's text does not contain.
+        """
+        if isinstance(frame, str):
+            return self.scrub_text(frame)
+        for credential in self._sorted:
+            encoded = credential.encode("utf-8")
+            if encoded in frame:
+                frame = frame.replace(encoded, REDACTED.encode("ascii"))
+        return frame
+
+    def may_hide_credentials(self, frame: str) -> bool:
+        """Whether a decoded ``frame`` could hold a credential its text does not show."""
+        return bool(self._sorted) and "\\" in frame
+
+    def scrub_value(self, value: Any) -> Any:
+        """A decoded JSON value with every string (and key) scrubbed."""
+        if isinstance(value, str):
+            return self.scrub_text(value)
+        if isinstance(value, list):
+            return [self.scrub_value(item) for item in value]
+        if isinstance(value, dict):
+            return {self.scrub_text(k): self.scrub_value(v) for k, v in value.items()}
+        return value
+
+
+scrubber = Scrubber()
+
+
+def _frame_payload_hides_credential(args: Any) -> bool:
+    # websockets logs frames as ("> %s", frame), eliding the middle of long
+    # payloads: a credential cut in two would survive text replacement.
+    if isinstance(args, tuple) and len(args) == 1:
+        data = getattr(args[0], "data", None)
+        if isinstance(data, bytes | bytearray):
+            return scrubber.scrub_frame(bytes(data)) != data
+    return False
+
+
+def _scrubbing_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        if isinstance(record.msg, str) and record.msg.startswith("Response body"):
+            # botocore's DEBUG dump of a response: for GetSecretValue, the secret.
+            record.msg, record.args = "Response body: [redacted]", None
+            return record
+        if record.name.startswith("websockets") and _frame_payload_hides_credential(record.args):
+            record.msg, record.args = "%s frame [redacted]", (str(record.msg)[:1],)
+            return record
         message = record.getMessage()
-        redacted = self.redact(message)
-        if redacted != message:
-            record.msg = redacted
-            record.args = None
-        return True
+        scrubbed = scrubber.scrub_log_line(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return record
 
-
-class ResponseBodyFilter(logging.Filter):
-    """Drops botocore's DEBUG dump of response bodies: here, the secret itself.
-
-    The body is logged before the token is known, so it cannot be scrubbed;
-    it has to go.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith("Response body"))
-
-
-token_filter = TokenRedactingFilter()
-WEBSOCKETS_LOGGER = logging.getLogger("websockets.client")
+    factory.scrubs_credentials = True  # type: ignore[attr-defined]
+    return factory
 
 
 def install() -> None:
-    """Attach the filters (idempotent: a filter is added once per logger)."""
-    for name in ("websockets", "websockets.client"):
-        logger = logging.getLogger(name)
-        if token_filter not in logger.filters:
-            logger.addFilter(token_filter)
-    parsers = logging.getLogger("botocore.parsers")
-    if not any(isinstance(f, ResponseBodyFilter) for f in parsers.filters):
-        parsers.addFilter(ResponseBodyFilter())
+    """Scrub every log record from now on (idempotent)."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "scrubs_credentials", False):
+        logging.setLogRecordFactory(_scrubbing_factory(current))

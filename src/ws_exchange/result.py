@@ -1,12 +1,17 @@
-"""The result (the contract's section 5) and the API answer. Pure logic."""
+"""The result (the contract's sections 5 and 10) and the API answer. Pure logic."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from .errors import ExchangeError
+from .errors import ExchangeError, MessageTooLarge
 from .exchange import Progress
+
+# Lambda's synchronous response limit is 6 MB: every answer stays below it.
+RESPONSE_LIMIT_BYTES = 6_000_000
+# Room for the result's other fields (endpoint, timings, error, request id).
+RESULT_OVERHEAD_BYTES = 64 * 1024
 
 
 def build_result(
@@ -21,8 +26,10 @@ def build_result(
     return {
         "ok": error is None,
         "endpoint": endpoint,
+        "subprotocol": progress.subprotocol,
         "sent": progress.sent,
         "received": progress.received,
+        "checks": [],
         "attempts": progress.attempts,
         "timings_ms": {
             "secret": round(progress.secret_ms, 2),
@@ -31,7 +38,7 @@ def build_result(
             "total": round(total_ms, 2),
         },
         "error": None if error is None else error.as_dict(),
-        "request_id": request_id,
+        "request_id": request_id if isinstance(request_id, str) else None,
     }
 
 
@@ -45,5 +52,36 @@ def api_response(result: dict[str, Any], error: ExchangeError | None) -> dict[st
     return {
         "statusCode": status_code(error),
         "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(result, ensure_ascii=False, separators=(",", ":")),
+        "body": json.dumps(result, ensure_ascii=False, separators=(",", ":"), allow_nan=False),
     }
+
+
+def response_size(answer: dict[str, Any]) -> int:
+    """Bytes of ``answer`` as the Lambda runtime sends it (its separators, UTF-8)."""
+    return len(json.dumps(answer, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+
+
+def fit_response(
+    result: dict[str, Any], error: ExchangeError | None, content_bytes: int
+) -> tuple[dict[str, Any], ExchangeError | None]:
+    """``result`` and ``error``, with replies dropped from the end if the answer
+    would not fit Lambda's response limit (then the error is ``message_too_large``).
+
+    The replies are already bounded by MAX_RESULT_BYTES as they arrive; this is
+    the last guarantee, for what escaping adds when the result becomes an API body.
+    ``content_bytes`` is the size of the sent and received messages as compact
+    JSON: escaping at most doubles it, so a small result is not measured.
+    """
+    if 2 * content_bytes + RESULT_OVERHEAD_BYTES <= RESPONSE_LIMIT_BYTES:
+        return result, error
+    received = result["received"]
+    while received and response_size(api_response(result, error)) > RESPONSE_LIMIT_BYTES:
+        del received[len(received) * 9 // 10 :]
+        if not isinstance(error, MessageTooLarge):
+            error = MessageTooLarge(
+                "The replies exceed what one Lambda response can carry (6 MB); "
+                "lower MAX_RESULT_BYTES or ask the server for less."
+            )
+            result["ok"] = False
+            result["error"] = error.as_dict()
+    return result, error

@@ -1,30 +1,45 @@
-"""The token: read from Secrets Manager through Powertools Parameters, cached.
+"""Secrets Manager through Powertools Parameters (``SECRETS_SOURCE=sdk``). I/O at the edge.
 
-I/O at the edge. Powertools caches the raw secret for ``SECRET_MAX_AGE_SECONDS``
-across warm invocations; :meth:`TokenSource.get` with ``refresh=True`` bypasses
-the cache after the server rejected a possibly rotated token. Failures become
-the contract's ``secret_*`` errors, whose messages never quote the secret.
+Powertools' :class:`SecretsProvider` caches each secret for ``SECRET_MAX_AGE_SECONDS``
+across warm invocations, and ``force_fetch`` bypasses the cache after a server
+rejected a possibly rotated credential. That cache is the only one.
+
+Every read is capped by the invocation's deadline: the call to Secrets Manager runs
+on a worker thread that is waited for at most ``timeout`` seconds. botocore's own
+timeouts and retries cannot be changed per call on a shared client, and a client
+per invocation would cost every warm invocation its creation; a worker that
+outlives its wait finishes (or fails) on its own within botocore's bounded
+timeouts below, and changes nothing but the cache.
+
+Failures become the contract's ``secret_*`` errors, whose messages never quote
+the secret and point at the fix.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config as BotocoreConfig
-from botocore.exceptions import BotoCoreError, NoRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ConnectTimeoutError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
 
-from .config import Config
-from .errors import ConfigError, SecretAccessDenied, SecretInvalid, SecretNotFound
+from .credentials import SecretValue
+from .errors import ConfigError, ExchangeError, SecretAccessDenied, SecretInvalid, SecretNotFound
 
-# Bounded so that a slow Secrets Manager cannot use up the whole invocation;
-# botocore's defaults are 60 s each with up to 5 attempts.
+# A worker abandoned by its deadline still ends within about 2 x (2 + 3) s.
 _BOTOCORE_CONFIG = BotocoreConfig(
-    connect_timeout=3,
-    read_timeout=5,
+    connect_timeout=2,
+    read_timeout=3,
     retries={"mode": "standard", "total_max_attempts": 2},
 )
 
@@ -35,6 +50,8 @@ _DENIED = frozenset(
         "AccessDenied",
         "UnrecognizedClientException",
         "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
         "ExpiredTokenException",
         "KMSAccessDeniedException",
     }
@@ -43,101 +60,136 @@ _DENIED = frozenset(
 _UNUSABLE = frozenset({"InvalidRequestException", "DecryptionFailure"})
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """A token and whether it came straight from Secrets Manager just now."""
-
-    value: str
-    fresh: bool
-
-    def __repr__(self) -> str:
-        return f"Token(value='***', fresh={self.fresh})"
-
-
 class _CountingSecretsProvider(SecretsProvider):
-    """Powertools' provider, counting the calls that reach Secrets Manager."""
+    """Powertools' provider, counting the calls that reach Secrets Manager and
+    bounding each by the wait its caller allows."""
 
-    def __init__(self) -> None:
-        super().__init__(boto_config=_BOTOCORE_CONFIG)
+    def __init__(self, client: Any) -> None:
+        super().__init__(boto3_client=client)
         self.fetches = 0
+        self.timeout = 0.0
+        self._worker = ThreadPoolExecutor(max_workers=2, thread_name_prefix="secrets-manager")
 
     def _get(self, name: str, **sdk_options: Any) -> str | bytes:
         self.fetches += 1
-        return super()._get(name, **sdk_options)
+        call = self._worker.submit(super()._get, name, **sdk_options)
+        return call.result(timeout=self.timeout)
 
 
-class TokenSource:
-    """Reads the bearer token named by the configuration.
-
-    One instance lives for the life of the execution environment, so its cache
-    and its boto3 client are shared by warm invocations.
-    """
+class SdkSecretStore:
+    """Reads secrets with boto3; one instance per execution environment."""
 
     def __init__(self) -> None:
         self._provider: _CountingSecretsProvider | None = None
-        # The token last extracted, keyed by the cached raw value (by
-        # identity) and the field: a warm invocation skips the JSON decode.
-        self._parsed: tuple[str | bytes | None, str, str] | None = None
 
     @property
     def fetches(self) -> int:
         """How many times Secrets Manager itself was called."""
         return 0 if self._provider is None else self._provider.fetches
 
-    def get(self, config: Config, *, refresh: bool = False) -> Token:
-        """Return the token, from the cache unless ``refresh`` or expired."""
-        if self._provider is None:
-            # Created on first use so that the boto3 client is built inside an
-            # invocation, where a failure becomes a result, not an init error.
-            try:
-                self._provider = _CountingSecretsProvider()
-            except NoRegionError:
-                raise ConfigError("AWS_REGION is not set.") from None
-            except BotoCoreError:
-                raise SecretAccessDenied(
-                    "The Secrets Manager client could not be created.", retryable=True
-                ) from None
-        before = self._provider.fetches
-        try:
-            raw = self._provider.get(
-                config.token_secret_id,
-                max_age=config.secret_max_age,
-                force_fetch=refresh,
+    def get(self, secret_id: str, *, max_age: float, refresh: bool, timeout: float) -> SecretValue:
+        """The secret's text, from the cache unless ``refresh`` or expired.
+
+        Raises:
+            SecretNotFound, SecretAccessDenied, SecretInvalid: as the contract says.
+            ConfigError: no AWS region, or an invalid endpoint override.
+        """
+        if timeout <= 0:
+            raise SecretAccessDenied(
+                "No time was left before the Lambda deadline to read the secret.", retryable=True
             )
+        provider = self._provider or self._create_provider()
+        provider.timeout = timeout
+        before = provider.fetches
+        try:
+            raw = provider.get(secret_id, max_age=int(max_age), force_fetch=refresh)
         except GetParameterError as exc:
-            raise _secret_error(exc) from None
-        secret = raw if isinstance(raw, str | bytes) else None
-        parsed = self._parsed
-        if parsed is not None and parsed[0] is secret and parsed[1] == config.token_secret_field:
-            token = parsed[2]
-        else:
-            token = extract_token(secret, config.token_secret_field)
-            self._parsed = (secret, config.token_secret_field, token)
-        return Token(token, fresh=self._provider.fetches != before)
+            # Powertools wraps every failure in GetParameterError(str(exc)),
+            # copying library text; the original is the implicit context.
+            raise _secret_error(exc.__context__, timeout) from None
+        return SecretValue(_text(raw), fresh=provider.fetches != before)
+
+    def _create_provider(self) -> _CountingSecretsProvider:
+        # Created on first use, inside an invocation, so that a failure becomes a result.
+        import boto3
+
+        # Lambda sets AWS_REGION; botocore reads only AWS_DEFAULT_REGION.
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+        try:
+            client = boto3.session.Session().client(
+                "secretsmanager", region_name=region, config=_BOTOCORE_CONFIG
+            )
+        except NoRegionError:
+            raise ConfigError(
+                "No AWS region is set: set AWS_REGION (Lambda sets it for you)."
+            ) from None
+        except ValueError:
+            raise ConfigError(
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER is not a valid URL (e.g. http://127.0.0.1:4566)."
+            ) from None
+        except BotoCoreError:
+            raise SecretAccessDenied(
+                "The Secrets Manager client could not be created.", retryable=True
+            ) from None
+        self._provider = _CountingSecretsProvider(client)
+        return self._provider
 
     def clear(self) -> None:
         """Forget every cached value (tests and credential rotation drills)."""
-        self._parsed = None
         if self._provider is not None:
             self._provider.clear_cache()  # type: ignore[no-untyped-call]
 
 
-def extract_token(raw: str | bytes | None, field: str) -> str:
-    """Find the token in a secret's value. Pure; never quotes the value.
-
-    A SecretString holding a JSON object yields its ``field``; any other
-    SecretString (or SecretBinary in UTF-8) is the token itself. Surrounding
-    whitespace is dropped, as a secret written from a file often ends in a
-    newline. The token must be visible ASCII, the only safe header content.
-    """
+def _text(raw: Any) -> str:
     if isinstance(raw, bytes):
         try:
-            raw = raw.decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError:
             raise SecretInvalid("The secret's binary value is not UTF-8 text.") from None
     if not isinstance(raw, str):
         raise SecretInvalid("The secret has no value.")
-    text = raw.strip()
+    return raw
+
+
+def _secret_error(cause: BaseException | None, timeout: float) -> ExchangeError:
+    if isinstance(cause, TimeoutError | ConnectTimeoutError | ReadTimeoutError):
+        return SecretAccessDenied(
+            f"Secrets Manager did not answer within {timeout:.3g} s.", retryable=True
+        )
+    if isinstance(cause, NoCredentialsError | PartialCredentialsError):
+        return SecretAccessDenied(
+            "No AWS credentials were found to read the secret: check the function's role "
+            "(or AWS_PROFILE / AWS_ACCESS_KEY_ID when running locally)."
+        )
+    code = ""
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", ""))
+    if code in _NOT_FOUND:
+        return SecretNotFound("The configured secret does not exist: check TOKEN_SECRET_ID.")
+    if code in _DENIED:
+        return SecretAccessDenied(
+            "Access to the configured secret was denied: the function's role needs "
+            "secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)."
+        )
+    if code in _UNUSABLE:
+        return SecretInvalid("The configured secret has no readable current value.")
+    if code:
+        return SecretAccessDenied(f"Secrets Manager refused the request ({code}).", retryable=True)
+    return SecretAccessDenied("Secrets Manager could not be reached.", retryable=True)
+
+
+def extract_token(text: str, field: str) -> str:
+    """Find the token in a secret's text. Pure; never quotes the value.
+
+    A SecretString holding a JSON object yields its ``field``; any other text is
+    the token itself. Surrounding whitespace is dropped, as a secret written from a
+    file often ends in a newline. The token must be visible ASCII, the only safe
+    header content.
+    """
+    import json
+
+    text = text.strip()
     if text.startswith("{"):
         try:
             document = json.loads(text)
@@ -157,22 +209,3 @@ def extract_token(raw: str | bytes | None, field: str) -> str:
     if not all("!" <= c <= "~" for c in text):
         raise SecretInvalid("The secret's token has characters an HTTP header cannot carry.")
     return text
-
-
-def _secret_error(exc: GetParameterError) -> Exception:
-    # Powertools wraps every failure in GetParameterError; the botocore error
-    # it replaced is the implicit context.
-    cause = exc.__context__
-    code = ""
-    response = getattr(cause, "response", None)
-    if isinstance(response, dict):
-        code = str(response.get("Error", {}).get("Code", ""))
-    if code in _NOT_FOUND:
-        return SecretNotFound("The configured secret does not exist.")
-    if code in _DENIED:
-        return SecretAccessDenied("Access to the configured secret was denied.")
-    if code in _UNUSABLE:
-        return SecretInvalid("The configured secret has no readable current value.")
-    if code:
-        return SecretAccessDenied(f"Secrets Manager refused the request ({code}).", retryable=True)
-    return SecretAccessDenied("Secrets Manager could not be reached.", retryable=True)

@@ -1,62 +1,78 @@
-"""One invocation, from event to answer: the composition of the other modules."""
+"""One invocation, from event to answer: the composition of the other modules.
+
+event -> request -> configuration -> plan -> ``asyncio.run(run(...))`` -> result.
+Every failure becomes a typed result: the contract's own errors as they are
+raised, anything else as ``internal_error`` (logged with its traceback, scrubbed).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 from . import observability
 from .config import Config, load_config, wants_fail_on_error
 from .deadline import Deadline
-from .errors import ExchangeError
-from .exchange import Progress, exchange
-from .result import api_response, build_result
-from .secret import TokenSource
+from .errors import ExchangeError, InternalError, InvalidRequest
+from .exchange import Plan, Progress, SecretStore, run
+from .result import (
+    RESPONSE_LIMIT_BYTES,
+    RESULT_OVERHEAD_BYTES,
+    api_response,
+    build_result,
+    fit_response,
+)
 from .triggers import Request, parse_request, recognise
 
 # API Gateway stops waiting for the integration after 29 s (REST) or 30 s
 # (HTTP API) and answers 503 itself; the typed result must come back first.
 API_TIMEOUT_SECONDS = 29.0
 
+# One store per secrets source for the life of the execution environment, so
+# that warm invocations share its cache; created on first use.
+_stores: dict[str, SecretStore] = {}
 
-def handle(event: Any, context: Any, tokens: TokenSource) -> dict[str, Any]:
+
+def handle(event: Any, context: Any) -> dict[str, Any]:
     """Serve one invocation and return what the Lambda runtime should answer.
 
-    Every anticipated failure becomes a typed result; with FAIL_ON_ERROR the
-    failure is raised after it is logged, so that Lambda's asynchronous retries
-    and on-failure destinations engage. API callers always get a status code.
+    With FAIL_ON_ERROR the failure is raised after it is logged, so that
+    Lambda's asynchronous retries and on-failure destinations engage. API
+    callers always get a status code.
     """
     started = time.perf_counter()
     trigger = recognise(event)
     progress = Progress()
     config: Config | None = None
     error: ExchangeError | None = None
-
-    def conclude(error: ExchangeError | None) -> dict[str, Any]:
-        """Build the result, log its summary and add its metrics."""
-        result = build_result(
-            endpoint=config.endpoint if config else None,
-            progress=progress,
-            error=error,
-            request_id=getattr(context, "aws_request_id", None),
-            total_ms=(time.perf_counter() - started) * 1000.0,
-        )
-        observability.record(result, error, trigger)
-        return result
-
+    plan: Plan | None = None
     try:
         # The request is checked before anything is read or opened: an invalid
-        # request costs no secret fetch and no connection.
+        # request costs no secret read and no connection.
         request = parse_request(event, trigger)
         config = load_config(os.environ)
         deadline = Deadline.from_context(context, API_TIMEOUT_SECONDS if trigger.is_api else None)
-        result = asyncio.run(_exchange(config, request, tokens, deadline, progress, conclude))
+        plan = make_plan(config, request)
+        asyncio.run(run(plan, secret_store(config.secrets_source), deadline, progress))
     except ExchangeError as exc:
         error = exc
-        result = conclude(error)
+    except Exception as exc:
+        error = InternalError(
+            "An unexpected error occurred in the function; its traceback is in the logs."
+        )
+        observability.log_internal_error(exc)
+    result = build_result(
+        endpoint=config.endpoint if config else None,
+        progress=progress,
+        error=error,
+        request_id=getattr(context, "aws_request_id", None),
+        total_ms=(time.perf_counter() - started) * 1000.0,
+    )
+    sent_bytes = plan.sent_bytes if plan else 0
+    result, error = fit_response(result, error, sent_bytes + progress.received_bytes)
+    observability.record(result, error, trigger)
     if trigger.is_api:
         return api_response(result, error)
     if error is not None and (config.fail_on_error if config else wants_fail_on_error(os.environ)):
@@ -64,19 +80,48 @@ def handle(event: Any, context: Any, tokens: TokenSource) -> dict[str, Any]:
     return result
 
 
-async def _exchange(
-    config: Config,
-    request: Request,
-    tokens: TokenSource,
-    deadline: Deadline,
-    progress: Progress,
-    conclude: Callable[[ExchangeError | None], dict[str, Any]],
-) -> dict[str, Any]:
-    closing = await exchange(config, request, tokens, deadline, progress)
-    try:
-        # The result is complete once the replies are in; it is built and
-        # logged while the server answers the close frame (timings_ms.total
-        # therefore ends here, before the close handshake).
-        return conclude(None)
-    finally:
-        await closing
+def make_plan(config: Config, request: Request) -> Plan:
+    """What this invocation does: the request's choices, else the configuration's.
+
+    Raises:
+        InvalidRequest: the messages leave no room for replies in Lambda's response.
+    """
+    if request.messages is None:
+        messages, sent_bytes = (config.default_message,), config.default_message_bytes
+    else:
+        messages, sent_bytes = request.messages, request.message_bytes
+    room = RESPONSE_LIMIT_BYTES - RESULT_OVERHEAD_BYTES - sent_bytes
+    if room <= 0:
+        raise InvalidRequest(
+            f"The messages total {sent_bytes} bytes: a result echoing them would not fit "
+            "Lambda's 6 MB response limit."
+        )
+    return Plan(
+        config=config,
+        messages=messages,
+        sent_bytes=sent_bytes,
+        expected_replies=(
+            config.expected_replies
+            if request.expected_replies is None
+            else request.expected_replies
+        ),
+        reply_timeout=request.reply_timeout or config.reply_timeout,
+        result_budget=min(config.max_result_bytes, room),
+    )
+
+
+def secret_store(source: str) -> SecretStore:
+    """The execution environment's store for ``source`` (``sdk`` or ``extension``)."""
+    store = _stores.get(source)
+    if store is None:
+        if source == "extension":
+            # Imported only when configured: this path never imports boto3.
+            from .secret_extension import ExtensionSecretStore
+
+            store = ExtensionSecretStore()
+        else:
+            from .secret import SdkSecretStore
+
+            store = SdkSecretStore()
+        _stores[source] = store
+    return store

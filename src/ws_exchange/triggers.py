@@ -13,11 +13,11 @@ import base64
 import enum
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidRequest
-from .framing import loads
+from .framing import check_outgoing, loads
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import (
@@ -31,12 +31,6 @@ MAX_REPLY_TIMEOUT_SECONDS = 900.0
 # API Gateway accepts up to 10 MB and Lambda 6 MB; a request this function can
 # serve is far smaller, and parsing a huge body is work for nothing.
 MAX_BODY_BYTES = 1024 * 1024
-# One outgoing message: what a WebSocket server commonly accepts (websockets'
-# own default max_size), far above any command or subscription.
-MAX_MESSAGE_CHARS = 1024 * 1024
-# Nesting deeper than this is not a message, it is an attempt to exhaust the
-# JSON encoder's recursion.
-MAX_NESTING = 64
 
 _PAYLOAD_FIELDS = frozenset({"message", "messages", "expected_replies", "reply_timeout_seconds"})
 
@@ -60,6 +54,8 @@ class Request:
     """What one invocation asks for. ``None`` means "use the configured value"."""
 
     messages: tuple[Any, ...] | None = None
+    # The frames' total size in bytes, as they will be sent (derived from messages).
+    message_bytes: int = field(default=0, compare=False)
     expected_replies: int | None = None
     reply_timeout: float | None = None
 
@@ -84,7 +80,7 @@ def parse_request(event: Any, trigger: Trigger) -> Request:
         # EventBridgeEvent(event).get("detail") is this very lookup; the
         # data_classes package would cost the cold start ~40 module imports.
         detail = event.get("detail")
-        if detail is None:
+        if not isinstance(detail, Mapping) or not detail:
             return Request()
         return parse_payload(detail, where="detail")
     # Imported here, on the first API invocation only: the package's
@@ -119,11 +115,16 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
         if not isinstance(listed, list) or not 1 <= len(listed) <= MAX_MESSAGES:
             raise InvalidRequest(f"messages must be a list of 1 to {MAX_MESSAGES} JSON values.")
         messages = tuple(listed)
-    if messages is not None:
-        for message in messages:
-            _check_json_value(message)
+    message_bytes = 0
+    for index, message in enumerate(messages or ()):
+        try:
+            message_bytes += check_outgoing(message)
+        except ValueError as exc:
+            which = "The message" if len(messages or ()) == 1 else f"Message {index}"
+            raise InvalidRequest(f"{which} {exc}.") from None
     return Request(
         messages=messages,
+        message_bytes=message_bytes,
         expected_replies=_expected_replies(payload.get("expected_replies")),
         reply_timeout=_reply_timeout(payload.get("reply_timeout_seconds")),
     )
@@ -131,6 +132,10 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
 
 def _api_body(event: APIGatewayProxyEvent | APIGatewayProxyEventV2) -> Any:
     body = event.body
+    if body is None:
+        return {}
+    if not isinstance(body, str):
+        raise InvalidRequest("The request body must be JSON text (a string).")
     if not body:
         return {}
     too_large = InvalidRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
@@ -187,45 +192,3 @@ def _reply_timeout(value: Any) -> float | None:
             f"{MAX_REPLY_TIMEOUT_SECONDS:g}."
         )
     return seconds
-
-
-def _check_json_value(value: Any) -> None:
-    """Reject what JSON cannot carry, or too deep or too large to send.
-
-    Events from the runtime are already JSON; what is checked is nesting, the
-    non-JSON numbers Python's decoder lets through, and size: the characters
-    of every string and key, plus a few per other value, a close lower bound
-    of the encoded text that costs nothing beyond the walk itself.
-    """
-    # depth: how many containers enclose the item.
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    size = 0
-    while stack:
-        item, depth = stack.pop()
-        kind = type(item)
-        # Exact types first: events decode to these, and isinstance against a
-        # union with an ABC costs several times more (1000 messages a batch).
-        if kind is str:
-            size += len(item) + 2
-        elif kind is int or kind is bool or item is None:
-            size += 4
-        elif isinstance(item, Mapping | list):
-            if depth + 1 > MAX_NESTING:
-                raise InvalidRequest(f"A message is nested deeper than {MAX_NESTING} levels.")
-            if isinstance(item, Mapping):
-                size += sum(len(str(key)) + 4 for key in item) + 2
-                children: Any = item.values()
-            else:
-                size += len(item) + 2
-                children = item
-            stack.extend((child, depth + 1) for child in children)
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise InvalidRequest("A message holds a number JSON cannot represent.")
-        elif isinstance(item, str):
-            size += len(item) + 2
-        elif isinstance(item, int | float | bool | type(None)):
-            size += 4
-        else:
-            raise InvalidRequest("A message must be a JSON value.")
-        if size > MAX_MESSAGE_CHARS:
-            raise InvalidRequest(f"A message is larger than {MAX_MESSAGE_CHARS} characters.")

@@ -140,7 +140,12 @@ def test_fire_and_forget_waits_for_no_reply(run: Invoke, server) -> None:
     assert eventually(lambda: server.messages == ["1", "2", "3"])
 
 
-def test_request_id_comes_from_the_lambda_context(run: Invoke, server) -> None:
+def test_request_id_comes_from_the_lambda_context(run: Invoke, server, monkeypatch) -> None:
+    import uuid
+
+    known = uuid.UUID("c6af9ac6-7b61-11e6-9a41-93e812345678")
+    monkeypatch.setattr(uuid, "uuid4", lambda: known)
+
     result = run({})
 
-    assert isinstance(result["request_id"], str) and len(result["request_id"]) == 36
+    assert result["request_id"] == str(known)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ws_exchange.config import Config, load_config, public_endpoint, wants_fail_on_error
@@ -31,8 +33,8 @@ def test_minimal_environment_gives_every_default_of_the_contract_table() -> None
     assert config.websocket_uri == "wss://stream.example.com/v1"
     assert config.endpoint == "wss://stream.example.com/v1"
     assert config.token_secret_id == "prod/ws-token"
-    assert config.token_secret_field == "token"
-    assert config.auth_scheme == "Bearer"
+    assert config.secrets_source == "sdk"
+    assert config.max_result_bytes == 4 * 1024 * 1024
     assert config.open_timeout == 10.0
     assert config.reply_timeout == 10.0
     assert config.expected_replies == 1
@@ -68,11 +70,6 @@ def test_blank_token_secret_field_is_config_error(raw: str) -> None:
 @pytest.mark.parametrize(
     ("name", "raw", "attribute", "expected"),
     [
-        ("TOKEN_SECRET_FIELD", "api_key", "token_secret_field", "api_key"),
-        ("TOKEN_SECRET_FIELD", " api_key ", "token_secret_field", "api_key"),
-        ("AUTH_SCHEME", "Token", "auth_scheme", "Token"),
-        ("AUTH_SCHEME", "DPoP", "auth_scheme", "DPoP"),
-        ("AUTH_SCHEME", " Bearer ", "auth_scheme", "Bearer"),
         ("OPEN_TIMEOUT_SECONDS", "2.5", "open_timeout", 2.5),
         ("OPEN_TIMEOUT_SECONDS", "900", "open_timeout", 900.0),
         ("OPEN_TIMEOUT_SECONDS", "0.001", "open_timeout", 0.001),
@@ -91,6 +88,10 @@ def test_blank_token_secret_field_is_config_error(raw: str) -> None:
         ("DEFAULT_MESSAGE", "[1, 2]", "default_message", [1, 2]),
         ("DEFAULT_MESSAGE", "null", "default_message", None),
         ("FAIL_ON_ERROR", "true", "fail_on_error", True),
+        ("MAX_RESULT_BYTES", "1000", "max_result_bytes", 1000),
+        ("MAX_RESULT_BYTES", str(5 * 1024 * 1024), "max_result_bytes", 5 * 1024 * 1024),
+        ("SECRETS_SOURCE", "extension", "secrets_source", "extension"),
+        ("WEBSOCKET_URI", "WSS://example.com/v1", "websocket_uri", "wss://example.com/v1"),
     ],
 )
 def test_valid_values_are_parsed(name: str, raw: str, attribute: str, expected: object) -> None:
@@ -223,7 +224,6 @@ def test_allow_insecure_does_not_admit_other_schemes() -> None:
     [
         "wss://stream.example.com",
         "wss://stream.example.com:8443/v1/feed",
-        "WSS://stream.example.com/v1",
         "wss://[::1]:8443/v1",
         "wss://stream.example.com/v1?api_key=abc",
     ],
@@ -371,3 +371,60 @@ def test_config_is_immutable() -> None:
     config = load_config(BASE)
     with pytest.raises(AttributeError):
         config.websocket_uri = "wss://elsewhere.example.com"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("uri", "words"),
+    [
+        ("wss://" + "a" * 64 + ".example.com/", "label"),
+        ("wss://" + ".".join(["abcdefghij"] * 24) + "/", "253"),
+        ("wss://[::zz]/", "valid"),
+        ("wss://exa mple.com/", "whitespace"),
+        ("wss://example.com/\x00", "control"),
+        ("wss://user@example.com/", "credentials"),
+    ],
+)
+def test_uris_the_client_cannot_use_are_config_errors(uri: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as caught:
+        load_config(env(WEBSOCKET_URI=uri))
+    assert "WEBSOCKET_URI" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "value", ["localhost:4566", "ftp://127.0.0.1:4566", "http://", "http://h:x"]
+)
+def test_endpoint_override_without_a_scheme_or_host_is_a_config_error(value: str) -> None:
+    with pytest.raises(ConfigError, match="AWS_ENDPOINT_URL_SECRETS_MANAGER"):
+        load_config(env(AWS_ENDPOINT_URL_SECRETS_MANAGER=value))
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ('{"n": 1e400}', "valid JSON"),
+        ('{"n": NaN}', "valid JSON"),
+        ('"\\ud800"', "JSON"),
+        ("[" * 65 + "]" * 65, "nested"),
+        (json.dumps("x" * (1024 * 1024 + 1)), "larger than"),
+    ],
+)
+def test_default_messages_that_cannot_be_sent_are_config_errors(raw: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as caught:
+        load_config(env(DEFAULT_MESSAGE=raw))
+    assert caught.value.message.startswith("DEFAULT_MESSAGE")
+
+
+@pytest.mark.parametrize("value", ["0", str(5 * 1024 * 1024 + 1), "lots"])
+def test_max_result_bytes_is_bounded_by_lambdas_response_limit(value: str) -> None:
+    with pytest.raises(ConfigError, match="MAX_RESULT_BYTES"):
+        load_config(env(MAX_RESULT_BYTES=value))
+
+
+def test_unknown_secrets_source_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="SECRETS_SOURCE"):
+        load_config(env(SECRETS_SOURCE="vault"))
+
+
+def test_unknown_auth_mode_is_a_config_error_before_any_import() -> None:
+    with pytest.raises(ConfigError, match="AUTH_MODE"):
+        load_config(env(AUTH_MODE="kerberos"))

@@ -46,8 +46,13 @@ class FakeContext:
         return self.remaining_ms
 
 
-def test_safety_margin_is_positive() -> None:
-    assert SAFETY_MARGIN_SECONDS > 0
+def test_the_deadline_comes_the_safety_margin_before_lambdas(clock: FakeClock) -> None:
+    deadline = Deadline.from_context(FakeContext(remaining_ms=3000))
+
+    assert deadline.remaining() == pytest.approx(3.0 - SAFETY_MARGIN_SECONDS)
+    clock.advance(3.0 - SAFETY_MARGIN_SECONDS)
+    assert deadline.remaining() == 0.0
+    assert deadline.cap(10.0) == 0.0
 
 
 # --- Deadline ---------------------------------------------------------------------

@@ -127,7 +127,7 @@ def test_non_json_numbers_are_never_put_on_the_wire(value: Any) -> None:
 def test_stamp_with_non_utc_now_keeps_its_offset() -> None:
     # The caller chooses ``now``; production passes none and gets UTC (tested above).
     other = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=2)))
-    assert stamp({}, now=other)["timestamp"] == "2026-01-01T00:00:00+02:00"
+    assert stamp({}, now=other)["timestamp"] == "2026-01-01T00:00:00.000000+02:00"
 
 
 # --- decode -----------------------------------------------------------------------
@@ -202,7 +202,7 @@ def test_decoded_binary_is_json_serialisable() -> None:
     assert json.loads(json.dumps(decode(b"\x80\x81"))) == {"binary_base64": "gIE="}
 
 
-def test_deeply_nested_reply_does_not_raise() -> None:
+def test_reply_too_deep_to_decode_is_kept_as_its_text() -> None:
     frame = "[" * 100_000 + "]" * 100_000
-    decoded = decode(frame)
-    assert decoded == frame or isinstance(decoded, list)
+
+    assert decode(frame) == frame

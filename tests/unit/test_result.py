@@ -20,6 +20,7 @@ CONTRACT_TYPES = [
     "secret_not_found",
     "secret_access_denied",
     "secret_invalid",
+    "token_request_failed",
     "auth_rejected",
     "handshake_failed",
     "connect_failed",
@@ -27,6 +28,8 @@ CONTRACT_TYPES = [
     "reply_timeout",
     "connection_closed",
     "message_too_large",
+    "expectation_failed",
+    "internal_error",
 ]
 CONTRACT_STATUS = {
     "invalid_request": 400,
@@ -34,7 +37,10 @@ CONTRACT_STATUS = {
     "secret_not_found": 500,
     "secret_access_denied": 500,
     "secret_invalid": 500,
+    "internal_error": 500,
     "auth_rejected": 502,
+    "token_request_failed": 502,
+    "expectation_failed": 502,
     "handshake_failed": 502,
     "connect_failed": 502,
     "connection_closed": 502,
@@ -45,8 +51,10 @@ CONTRACT_STATUS = {
 RESULT_KEYS = {
     "ok",
     "endpoint",
+    "subprotocol",
     "sent",
     "received",
+    "checks",
     "attempts",
     "timings_ms",
     "error",
@@ -130,14 +138,16 @@ def test_str_starts_with_the_type(cls: type[ExchangeError]) -> None:
 
 
 @pytest.mark.parametrize("cls", ERROR_TYPES, ids=lambda c: c.type)
-def test_as_dict_has_type_message_retryable(cls: type[ExchangeError]) -> None:
-    error = cls("One human sentence.")
-    assert error.as_dict() == {
-        "type": cls.type,
-        "message": "One human sentence.",
-        "retryable": error.retryable,
-    }
-    assert isinstance(error.retryable, bool)
+def test_as_dict_carries_the_given_sentence_and_retryability(cls: type[ExchangeError]) -> None:
+    for retryable in (True, False):
+        assert cls("One human sentence.", retryable=retryable).as_dict() == {
+            "type": BY_TYPE[cls.type].type,
+            "message": "One human sentence.",
+            "retryable": retryable,
+        }
+    assert cls("Default.").as_dict()["retryable"] is (
+        cls.type in {"connect_failed", "connect_timeout", "reply_timeout", "connection_closed"}
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,8 +187,10 @@ def test_ok_result_has_exactly_the_contract_shape() -> None:
     assert built == {
         "ok": True,
         "endpoint": ENDPOINT,
+        "subprotocol": None,
         "sent": [{"action": "ping", "timestamp": "2026-11-24T04:00:00.123456+00:00"}],
         "received": [{"type": "pong"}],
+        "checks": [],
         "attempts": 1,
         "timings_ms": {"secret": 0.02, "connect": 41.7, "exchange": 12.3, "total": 55.15},
         "error": None,
