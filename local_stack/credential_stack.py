@@ -245,6 +245,8 @@ class LocalCredentialStack:
             if isinstance(server, VerifyingServer):
                 server.reset()
             else:
+                server.scheme = "Bearer"
+                server.redirect_to = None
                 server.handshakes.clear()
                 server.messages.clear()
 

@@ -32,7 +32,7 @@ and then normal service (a client secret being rotated).
 
 Issued access tokens are kept with their expiry (:attr:`clock`, monotonic
 seconds): :meth:`is_valid` is what a protected server asks; :meth:`revoke` and
-:meth:`expire` end them early. :attr:`requests` counts every request;
+:meth:`expire` end them early. :attr:`requests` counts every request to ``/token``;
 :attr:`token_requests` records each one's non-secret parameters.
 """
 
@@ -113,6 +113,13 @@ class LocalTokenEndpoint:
         self.allowed_scopes = allowed_scopes
         self.client_auth_methods = client_auth_methods
         self.clock = clock
+        self._settings = (
+            client_secret,
+            expires_in,
+            token_type,
+            allowed_scopes,
+            client_auth_methods,
+        )
         self.fault: Fault | None = None
         self.requests = 0
         self.token_requests: list[TokenRequest] = []
@@ -190,8 +197,16 @@ class LocalTokenEndpoint:
         return [token for token in tokens if self.is_valid(token)]
 
     def reset(self) -> None:
-        """Back to normal service, no requests counted, no tokens issued."""
+        """Back to the constructor's settings and normal service, no requests
+        counted, no tokens issued."""
         with self._lock:
+            (
+                self.client_secret,
+                self.expires_in,
+                self.token_type,
+                self.allowed_scopes,
+                self.client_auth_methods,
+            ) = self._settings
             self.fault = None
             self.requests = 0
             self.token_requests.clear()
@@ -249,7 +264,8 @@ class LocalTokenEndpoint:
             raise _invalid_client("no client authentication")
         if method not in self.client_auth_methods:
             raise _invalid_client(f"{method} is not accepted")
-        assert client_id is not None and secret is not None
+        if client_id is None or secret is None:
+            raise _invalid_client("client_id or client_secret is missing")
         right_id = hmac.compare_digest(client_id.encode(), self.client_id.encode())
         right_secret = hmac.compare_digest(secret.encode(), self.client_secret.encode())
         if not (right_id and right_secret):

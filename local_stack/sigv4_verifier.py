@@ -188,11 +188,14 @@ class SigV4Server(VerifyingServer):
         self.region = region
         self.service = service
         self.clock = clock
+        self._clock = clock
         self.verdicts: list[Verdict] = []
 
     def reset(self) -> None:
+        """Forget records; back to the constructor's clock."""
         super().reset()
         with self._lock:
+            self.clock = self._clock
             self.verdicts.clear()
 
     def verify(self, request: Request) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import logging
 import ssl
 import time
 from typing import Any
@@ -120,6 +121,36 @@ def test_rotation_changes_what_the_server_accepts_and_reset_restores_it(
     assert answers_ping(uri, additional_headers={"X-API-Key": original})
 
 
+def test_secrets_have_the_contract_shape_for_each_mode(credential_stack) -> None:
+    basic_secret = json.loads(credential_stack.secret("basic"))
+    oauth2_secret = json.loads(credential_stack.secret("oauth2_client_credentials"))
+
+    assert basic_secret == {
+        "username": credential_stack.basic.username,
+        "password": credential_stack.basic.password,
+    }
+    assert oauth2_secret == {
+        "client_id": credential_stack.token_endpoint.client_id,
+        "client_secret": credential_stack.token_endpoint.client_secret,
+    }
+    assert json.loads(credential_stack.secret("query")) == {"token": credential_stack.query.key}
+    assert [credential_stack.secret(name) for name in ("sigv4", "none", "mtls")] == [None] * 3
+
+
+def test_servers_keep_credentials_out_of_debug_logs(credential_stack, caplog) -> None:
+    server = credential_stack.basic
+    caplog.set_level(logging.DEBUG)
+
+    assert answers_ping(
+        credential_stack.uri("basic"),
+        additional_headers={"Authorization": basic(server.username, server.password)},
+    )
+    # The plain client logs its own headers at DEBUG; only the servers' side counts.
+    server_side = [r for r in caplog.records if r.name != "websockets.client"]
+    assert server.password not in "\n".join(r.getMessage() for r in server_side)
+    assert not [r for r in server_side if r.name.startswith(("local_stack", "websockets"))]
+
+
 def test_stack_stops_every_server() -> None:
     with LocalCredentialStack() as stack:
         uri = stack.uri("none")
@@ -202,6 +233,7 @@ def test_wrong_client_secret_is_invalid_client_with_www_authenticate(
         ({"scope": "x"}, True, 400, "invalid_request"),
         ({"grant_type": "client_credentials", "scope": "admin"}, True, 400, "invalid_scope"),
         ({"grant_type": "client_credentials"}, False, 401, "invalid_client"),
+        ({"grant_type": "client_credentials", "client_secret": "s"}, False, 401, "invalid_client"),
         (
             {"grant_type": "client_credentials", "client_id": "c", "client_secret": "s"},
             True,
@@ -209,7 +241,7 @@ def test_wrong_client_secret_is_invalid_client_with_www_authenticate(
             "invalid_request",
         ),
     ],
-    ids=["grant", "no-grant", "scope", "no-client-auth", "two-auth-methods"],
+    ids=["grant", "no-grant", "scope", "no-client-auth", "no-client-id", "two-auth-methods"],
 )
 def test_rfc_6749_error_answers(credential_stack, http, form, auth, status, error) -> None:
     endpoint = credential_stack.token_endpoint
@@ -218,7 +250,6 @@ def test_rfc_6749_error_answers(credential_stack, http, form, auth, status, erro
 
     assert response.status == status
     assert response.json()["error"] == error
-    endpoint.allowed_scopes = None
 
 
 def test_a_client_auth_method_the_endpoint_does_not_accept_is_invalid_client(
@@ -226,10 +257,7 @@ def test_a_client_auth_method_the_endpoint_does_not_accept_is_invalid_client(
 ) -> None:
     endpoint = credential_stack.token_endpoint
     endpoint.client_auth_methods = frozenset({"client_secret_post"})
-    try:
-        response = token_request(http, endpoint, auth=secret_basic(endpoint))
-    finally:
-        endpoint.client_auth_methods = frozenset({"client_secret_basic", "client_secret_post"})
+    response = token_request(http, endpoint, auth=secret_basic(endpoint))
 
     assert response.status == 401
     assert response.json()["error"] == "invalid_client"
@@ -238,10 +266,7 @@ def test_a_client_auth_method_the_endpoint_does_not_accept_is_invalid_client(
 def test_expires_in_is_omitted_when_unset(credential_stack, http) -> None:
     endpoint = credential_stack.token_endpoint
     endpoint.expires_in = None
-    try:
-        response = token_request(http, endpoint, auth=secret_basic(endpoint))
-    finally:
-        endpoint.expires_in = 3600
+    response = token_request(http, endpoint, auth=secret_basic(endpoint))
 
     assert "expires_in" not in response.json()
     assert endpoint.is_valid(response.json()["access_token"])
@@ -525,10 +550,8 @@ def test_sigv4_refuses_a_date_more_than_five_minutes_away(credential_stack) -> N
     server, uri = credential_stack.sigv4, credential_stack.uri("sigv4")
     headers = signed_headers(https_form(uri), server.credentials, server.region)
     server.clock = lambda: datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=6)
-    try:
-        assert refusal_status(uri, additional_headers=headers) == 403
-    finally:
-        server.clock = lambda: datetime.datetime.now(datetime.UTC)
+
+    assert refusal_status(uri, additional_headers=headers) == 403
     assert server.verdicts[-1].reason == "X-Amz-Date is more than 5 minutes from now"
 
 
