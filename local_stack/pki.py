@@ -20,9 +20,9 @@ _pem``
 ======================  =======================================================
 
 Python's ``ssl`` loads a certificate chain only from files: :func:`load_cert_chain`
-writes the PEMs to a private temporary directory, loads them and deletes the
-directory before returning, so a key lives on disk for the duration of one call
-(local development only; the function itself never does this).
+hands it anonymous in-memory files on Linux (``os.memfd_create``, read through
+``/proc/self/fd``) and elsewhere a private temporary directory that is deleted
+before the call returns (local development only).
 """
 
 from __future__ import annotations
@@ -102,8 +102,20 @@ class LocalPKI:
 def load_cert_chain(
     context: ssl.SSLContext, cert_pem: str, key_pem: str, password: str | None = None
 ) -> None:
-    """``context.load_cert_chain`` from PEM text, through files that exist only
-    for the call (``ssl`` has no in-memory variant)."""
+    """``context.load_cert_chain`` from PEM text (``ssl`` reads only files): through
+    anonymous in-memory files where the platform has them (Linux ``memfd``),
+    else through a private temporary directory removed before returning."""
+    if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
+        cert_fd = os.memfd_create("local-pki-cert")
+        key_fd = os.memfd_create("local-pki-key")
+        try:
+            os.write(cert_fd, cert_pem.encode())
+            os.write(key_fd, key_pem.encode())
+            context.load_cert_chain(f"/proc/self/fd/{cert_fd}", f"/proc/self/fd/{key_fd}", password)
+        finally:
+            os.close(cert_fd)
+            os.close(key_fd)
+        return
     with tempfile.TemporaryDirectory(prefix="local-pki-") as folder:
         cert_file, key_file = Path(folder, "cert.pem"), Path(folder, "key.pem")
         cert_file.write_text(cert_pem)

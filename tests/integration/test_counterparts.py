@@ -8,7 +8,9 @@ import base64
 import datetime
 import json
 import logging
+import os
 import ssl
+import tempfile
 import time
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -480,6 +482,18 @@ def test_client_certificate_secret_has_the_contract_shape(credential_stack) -> N
     assert set(secret) == {"certificate", "private_key", "passphrase", "ca_bundle"}
     assert "ENCRYPTED" in secret["private_key"]
     assert answers_ping(credential_stack.uri("mtls"), ssl=context)
+
+
+def test_without_memfd_keys_pass_through_a_temporary_directory_that_is_removed(
+    credential_stack, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.delattr(os, "memfd_create", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    context = credential_stack.pki.client_context(encrypted=True)
+
+    assert answers_ping(credential_stack.uri("mtls"), ssl=context)
+    assert list(tmp_path.iterdir()) == []
 
 
 # SigV4
