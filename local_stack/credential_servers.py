@@ -7,30 +7,32 @@ as :class:`~local_stack.websocket_server.LocalWebSocketServer` does on ``/``
 (:func:`~local_stack.websocket_server.answers`: ``ping`` -> ``pong``,
 ``subscribe`` -> ``subscribed`` + ``update``, anything else echoed):
 
-===========================  ==================================================
-server                       the handshake must carry
-===========================  ==================================================
-:class:`OpenServer`          nothing (``none`` mode; with a client-certificate
-                             ``ssl_context``, mutual TLS alone)
-:class:`BasicAuthServer`     ``Authorization: Basic base64(username:password)``
-:class:`HeaderKeyServer`     ``<header>: <key>`` (default ``X-API-Key``)
-:class:`QueryKeyServer`      ``?<param>=<url-encoded key>`` (default
-                             ``access_token``)
-:class:`SubprotocolToken     ``Sec-WebSocket-Protocol: <prefix><encoded token>``
-Server`                      (Kubernetes: ``base64url.bearer.authorization.
-                             k8s.io.`` + unpadded base64url); the server selects
-                             one of its own :attr:`subprotocols` the client also
-                             offered, never the credential-carrying one
-:class:`OAuth2Protected      ``Authorization: Bearer <access token>`` issued by a
-Server`                      :class:`~local_stack.oauth2_server.LocalTokenEndpoint`,
-                             not expired, not revoked
-:class:`AuthMessageServer`   nothing; after the handshake it sends
-                             ``{"type": "auth_required"}``, expects
-                             ``{"type": "auth", "access_token": ...}`` and answers
-                             ``{"type": "auth_ok"}``, or ``{"type":
-                             "auth_invalid", "message": ...}`` and closes (as
-                             Home Assistant does)
-===========================  ==================================================
+==============================  ===============================================
+server                          the handshake must carry
+==============================  ===============================================
+``OpenServer``                  nothing (``none`` mode; with a ``ssl_context``
+                                that requires a client certificate, mutual
+                                TLS alone)
+``BasicAuthServer``             ``Authorization: Basic base64(user:password)``
+``HeaderKeyServer``             ``<header>: <key>`` (default ``X-API-Key``)
+``QueryKeyServer``              ``?<param>=<url-encoded key>`` (default
+                                ``access_token``)
+``SubprotocolTokenServer``      ``Sec-WebSocket-Protocol: <prefix><token>``,
+                                the token ``raw`` or unpadded ``base64url``
+                                (Kubernetes: ``base64url.bearer.authorization
+                                .k8s.io.``); the server selects one of its own
+                                ``subprotocols`` the client also offered, never
+                                the credential-carrying one
+``OAuth2ProtectedServer``       ``Authorization: Bearer <access token>`` that a
+                                ``LocalTokenEndpoint`` issued, not expired, not
+                                revoked
+``AuthMessageServer``           nothing; after the handshake it sends
+                                ``{"type": "auth_required"}``, expects
+                                ``{"type": "auth", "access_token": ...}`` and
+                                answers ``{"type": "auth_ok"}``, or
+                                ``{"type": "auth_invalid", "message": ...}``
+                                and closes (as Home Assistant does)
+==============================  ===============================================
 
 Credentials are plain attributes, so a test rotates one by assigning it. Every
 server records the handshakes' headers (:attr:`handshakes`), whether each was

@@ -1,28 +1,30 @@
 """Every credential mode's local counterpart, started and stopped together
 (I/O: servers on 127.0.0.1, ephemeral ports), for ``make demo`` and the tests.
 
-===========================  ====================================================
-endpoint name                counterpart (:meth:`LocalCredentialStack.endpoint`)
-===========================  ====================================================
-``bearer``                   :class:`~local_stack.websocket_server.LocalWebSocketServer`
-``header``                   :class:`~local_stack.credential_servers.HeaderKeyServer`
-                             (``X-API-Key``)
-``basic``                    :class:`~local_stack.credential_servers.BasicAuthServer`
-``query``                    :class:`~local_stack.credential_servers.QueryKeyServer`
-                             (``api_key``)
-``subprotocol``              :class:`~local_stack.credential_servers.SubprotocolTokenServer`,
-                             Kubernetes style (base64url, ``v4.channel.k8s.io``)
-``subprotocol_raw``          the same with a raw token after the prefix
-                             (``openai-insecure-api-key.``, ``realtime``)
-``oauth2_client_credentials``
-                             :class:`~local_stack.credential_servers.OAuth2ProtectedServer`
-                             behind :attr:`LocalCredentialStack.token_endpoint`
-``sigv4``                    :class:`~local_stack.sigv4_verifier.SigV4Server`
-``message``                  :class:`~local_stack.credential_servers.AuthMessageServer`
-``none``                     :class:`~local_stack.credential_servers.OpenServer`
-``mtls``                     an ``OpenServer`` on ``wss://`` that requires a client
-                             certificate from :attr:`LocalCredentialStack.pki`
-===========================  ====================================================
+=============================  =================================================
+endpoint (``AUTH_MODE``)       counterpart
+=============================  =================================================
+``bearer``                     ``LocalWebSocketServer`` (websocket_server.py)
+``header``                     ``HeaderKeyServer``, header ``X-API-Key``
+``basic``                      ``BasicAuthServer``
+``query``                      ``QueryKeyServer``, parameter ``api_key``
+``subprotocol``                ``SubprotocolTokenServer``, Kubernetes style:
+                               unpadded base64url after
+                               ``base64url.bearer.authorization.k8s.io.``,
+                               selects ``v4.channel.k8s.io``
+``subprotocol_raw``            the same with the raw token after
+                               ``openai-insecure-api-key.``, selects
+                               ``realtime`` (``AUTH_MODE=subprotocol``)
+``oauth2_client_credentials``  ``OAuth2ProtectedServer`` behind
+                               :attr:`LocalCredentialStack.token_endpoint`
+``sigv4``                      ``SigV4Server`` (sigv4_verifier.py), region
+                               ``eu-west-1``, for :attr:`aws_credentials`
+``message``                    ``AuthMessageServer``
+``none``                       ``OpenServer``
+``mtls``                       an ``OpenServer`` on ``wss://`` that requires a
+                               client certificate from :attr:`pki`
+                               (``AUTH_MODE=none``)
+=============================  =================================================
 
 For each endpoint, :meth:`~LocalCredentialStack.settings` gives the function's
 variables (contract section 2) apart from ``TOKEN_SECRET_ID`` /

@@ -5,25 +5,27 @@
 ``grant_type=client_credentials`` (optional ``scope``, ``audience``) and the
 client authenticated by one of (RFC 6749 section 2.3.1):
 
-- ``client_secret_basic``: ``Authorization: Basic base64(urlencode(id):urlencode(secret))``
+- ``client_secret_basic``: ``Authorization: Basic <base64 of id:secret>``, each
+  half form-urlencoded first
 - ``client_secret_post``: ``client_id`` and ``client_secret`` in the form
 
 answers ``{"access_token", "token_type", "expires_in"}`` (``expires_in`` left
 out when :attr:`expires_in` is None). The secret is compared in constant time.
 Refusals are RFC 6749 section 5.2 answers:
 
-=====================  ====  ====================================================
-``error``              HTTP  when
-=====================  ====  ====================================================
-``invalid_request``    400   not a form, a repeated parameter, two client
-                             authentication methods, no ``grant_type``
-``invalid_client``     401   unknown client, wrong secret, no authentication or a
-                             method not in :attr:`client_auth_methods`
-                             (with ``WWW-Authenticate: Basic``)
-``unsupported_grant    400   ``grant_type`` other than ``client_credentials``
-_type``
-``invalid_scope``      400   a scope outside :attr:`allowed_scopes`
-=====================  ====  ====================================================
+==========================  ====  ===============================================
+``error``                   HTTP  when
+==========================  ====  ===============================================
+``invalid_request``         400   not a form, a repeated parameter, two client
+                                  authentication methods, no ``grant_type``
+``invalid_client``          401   unknown client, wrong secret, no (or half an)
+                                  authentication, or a method not in
+                                  :attr:`client_auth_methods`; with
+                                  ``WWW-Authenticate: Basic``
+``unsupported_grant_type``  400   ``grant_type`` other than
+                                  ``client_credentials``
+``invalid_scope``           400   a scope outside :attr:`allowed_scopes`
+==========================  ====  ===============================================
 
 :attr:`fault` switches the endpoint into misbehaving (:class:`Fault`): HTTP 500
 or 503, hanging until :meth:`stop` (which it never delays), a 200 answer that is
