@@ -178,7 +178,16 @@ def _credentials(
     finally:
         progress.secret_ms += _ms_since(started)
     scrubber.remember(prepared.credentials)
+    # A deployer may have put a key in WEBSOCKET_URI's query string itself.
+    scrubber.remember(_query_values(prepared.handshake.uri))
     return prepared
+
+
+def _query_values(uri: str) -> list[str]:
+    query = urllib.parse.urlsplit(uri).query
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=False)
+    raw = [part.partition("=")[2] for part in query.split("&")]
+    return [value for _, value in pairs] + raw
 
 
 class _Connect(connect):

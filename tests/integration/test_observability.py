@@ -192,3 +192,18 @@ def test_metrics_count_success_failure_by_type_and_cold_start(
     assert all(
         d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "WebSocketExchange" for d in documents
     )
+
+
+def test_a_key_in_the_uris_query_string_never_reaches_the_debug_logs(
+    function_env, secrets_manager, server
+) -> None:
+    key = "qs-key-Zk93hQ"
+    variables = {**function_env, "WEBSOCKET_URI": f"{server.uri}/v1?api_key={key}&v=2"}
+    knobs = {"LOG_LEVEL": "DEBUG", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}
+
+    results, output = run_child([({}, {**variables, **knobs})], secrets_manager, root_debug=True)
+
+    assert results[0]["ok"] is True, results
+    assert "GET /v1?api_key=[redacted]" in output, "the request line is logged, scrubbed"
+    assert key not in output
+    assert key not in json.dumps(results)
