@@ -342,6 +342,8 @@ def test_a_bad_default_expect_is_a_config_error_naming_the_variable(raw: str, st
 )
 def test_truthiness_is_jmespaths_not_pythons(value: Any, truthy: bool) -> None:
     assert is_truthy(value) is truthy
+    # jmespath's own not-expression agrees.
+    assert matches(expression("!@"), value) is not truthy
 
 
 @pytest.mark.parametrize(
