@@ -24,8 +24,10 @@ from local_stack.websocket_server import (
     answers,
     snapshot_answers,
 )
+from ws_exchange.checks import evaluate, matches, parse_checks
+from ws_exchange.errors import InvalidRequest
 
-from .conftest import eventually
+from .conftest import eventually, sample
 
 # Long enough for a loaded 2-core machine, short enough to fail fast.
 RECV_TIMEOUT_SECONDS = 5.0
@@ -243,3 +245,37 @@ def test_the_new_paths_refuse_a_wrong_token(
     with pytest.raises(InvalidStatus) as info, client(server, path, token + "x"):
         pass
     assert info.value.response.status_code == 401
+
+
+# --- the monitor samples hold against this server -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "where"), [("monitor-scheduled.json", "detail"), ("monitor-api.json", "body")]
+)
+def test_the_monitor_samples_pass_against_the_default_path(
+    server: LocalWebSocketServer, token: str, name: str, where: str
+) -> None:
+    """What ``make demo`` will see: ``until`` stops at the last reply, every expectation holds."""
+    event = sample(name)
+    payload = event["detail"] if where == "detail" else json.loads(event["body"])
+    checks = parse_checks(payload, error=InvalidRequest)
+    assert checks is not None
+    assert checks.until is not None
+    received: list[Any] = []
+    with client(server, "/v1", token) as connection:
+        connection.send(json.dumps(payload["message"]))
+        while len(received) < checks.max_replies:
+            received.append(json.loads(connection.recv(timeout=RECV_TIMEOUT_SECONDS)))
+            if matches(checks.until, received[-1]):
+                break
+        assert_quiet(connection)
+    assert matches(checks.until, received[-1])
+    document = {
+        "sent": [payload["message"]],
+        "received": received,
+        "subprotocol": None,
+        "timings_ms": {"secret": 1.0, "connect": 5.0, "exchange": 5.0, "total": 11.0},
+    }
+    results, failed = evaluate(checks.expect, document)
+    assert failed is None, results
