@@ -8,7 +8,16 @@ the fault tests meet real misbehaviour on a real socket:
 path                behaviour
 ==================  ==========================================================
 ``/`` (any other)   answers each message (``ping`` -> ``pong``, ``subscribe``
-                    -> ``subscribed`` and one ``update``, anything else echoed)
+                    -> ``subscribed`` and one ``update``, anything else echoed);
+                    a reply to a JSON object with an ``id`` carries that ``id``
+``/snapshot``       like ``/``, but ``subscribe`` -> ``subscribed``, then
+                    :data:`SNAPSHOT_AFTER_UPDATES` ``update`` replies, then
+                    one ``snapshot``, then nothing until the next message
+``/stream``         from the first message on, a ``tick`` with a ``seq`` (1, 2,
+                    ...) every :data:`STREAM_INTERVAL_MS` ms until the client
+                    closes; ``?interval_ms=N`` (0..1000) sets the period, 0 is as
+                    fast as the socket takes them; ``?count=N`` stops after N
+                    ticks (at most :data:`MAX_STREAM_COUNT`), then silence
 ``/silent``         accepts messages and never answers
 ``/close-1011``     closes with 1011 (internal error) after the first message
 ``/drop``           drops the TCP connection after the first message
@@ -23,12 +32,15 @@ path                behaviour
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import socket
 import ssl
+import time
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs
 
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -38,19 +50,74 @@ from websockets.sync.server import Server, ServerConnection, serve
 from .background import BackgroundServer
 
 OVERSIZED_BYTES = 64 * 1024
+SNAPSHOT_AFTER_UPDATES = 3
+STREAM_INTERVAL_MS = 20
+MAX_STREAM_INTERVAL_MS = 1000
+MAX_STREAM_COUNT = 100_000
 
 
 def answers(message: Any) -> list[Any]:
     """What the server replies to one decoded message."""
     if isinstance(message, dict) and message.get("action") == "ping":
-        return [{"type": "pong"}]
-    if isinstance(message, dict) and message.get("action") == "subscribe":
+        replies: list[Any] = [{"type": "pong"}]
+    elif isinstance(message, dict) and message.get("action") == "subscribe":
         channel = message.get("channel")
-        return [
+        replies = [
             {"type": "subscribed", "channel": channel},
             {"type": "update", "channel": channel, "seq": 1},
         ]
-    return [{"type": "echo", "message": message}]
+    else:
+        replies = [{"type": "echo", "message": message}]
+    return _with_id(message, replies)
+
+
+def snapshot_answers(message: Any) -> list[Any]:
+    """What ``/snapshot`` replies: a subscription's updates end with a snapshot."""
+    if not (isinstance(message, dict) and message.get("action") == "subscribe"):
+        return answers(message)
+    channel = message.get("channel")
+    updates = [
+        {"type": "update", "channel": channel, "seq": seq}
+        for seq in range(1, SNAPSHOT_AFTER_UPDATES + 1)
+    ]
+    snapshot = {
+        "type": "snapshot",
+        "channel": channel,
+        "seq": SNAPSHOT_AFTER_UPDATES + 1,
+        "state": {"updates": SNAPSHOT_AFTER_UPDATES},
+    }
+    return _with_id(message, [{"type": "subscribed", "channel": channel}, *updates, snapshot])
+
+
+def tick(seq: int, message: Any) -> dict[str, Any]:
+    """The ``seq``-th reply of ``/stream`` to the message that started it."""
+    replies: list[dict[str, Any]] = _with_id(message, [{"type": "tick", "seq": seq}])
+    return replies[0]
+
+
+def _with_id(message: Any, replies: list[Any]) -> list[Any]:
+    # Only a message that names an id gets it back, so replies to any other
+    # message stay exactly what they always were.
+    if isinstance(message, dict) and "id" in message:
+        return [{**reply, "id": message["id"]} for reply in replies]
+    return replies
+
+
+def _query_integer(query: str, name: str, default: int, low: int, high: int) -> int:
+    """``name`` from the query string, clamped to ``low..high``; ``default`` if absent or bad."""
+    values = parse_qs(query).get(name)
+    try:
+        value = int(values[-1]) if values else None
+    except ValueError:
+        value = None
+    return default if value is None else min(max(value, low), high)
+
+
+def _decode(frame: str | bytes) -> Any:
+    try:
+        return json.loads(frame)
+    except ValueError:
+        return frame if isinstance(frame, str) else repr(frame)
 
 
 class LocalWebSocketServer:
@@ -115,7 +182,7 @@ class LocalWebSocketServer:
 
     def _serve(self, connection: ServerConnection) -> None:
         assert connection.request is not None
-        path = connection.request.path.split("?")[0]
+        path, _, query = connection.request.path.partition("?")
         try:
             for frame in connection:
                 self.messages.append(frame)
@@ -128,6 +195,14 @@ class LocalWebSocketServer:
                     connection.socket.shutdown(socket.SHUT_RDWR)
                     connection.socket.close()
                     return
+                if path == "/stream":
+                    interval_ms = _query_integer(
+                        query, "interval_ms", STREAM_INTERVAL_MS, 0, MAX_STREAM_INTERVAL_MS
+                    )
+                    # 0 (the default, or a bad value) streams without end.
+                    count = _query_integer(query, "count", 0, 0, MAX_STREAM_COUNT) or None
+                    self._stream(connection, _decode(frame), interval_ms / 1000, count)
+                    return
                 if path == "/binary":
                     connection.send(b"\x00\x01binary\xff")
                 elif path == "/text":
@@ -135,14 +210,37 @@ class LocalWebSocketServer:
                 elif path == "/oversized":
                     connection.send("x" * OVERSIZED_BYTES)
                 else:
-                    try:
-                        decoded: Any = json.loads(frame)
-                    except ValueError:
-                        decoded = frame if isinstance(frame, str) else repr(frame)
-                    for reply in answers(decoded):
+                    reply_to = snapshot_answers if path == "/snapshot" else answers
+                    for reply in reply_to(_decode(frame)):
                         connection.send(json.dumps(reply))
         except ConnectionClosed:
             pass
+
+    def _stream(
+        self, connection: ServerConnection, message: Any, interval: float, count: int | None
+    ) -> None:
+        """Send ``count`` ticks (``None``: no end) at a fixed rate, recording
+        what the client sends meanwhile.
+
+        Waiting in ``recv(timeout=...)`` rather than sleeping notices the
+        client's messages and its close as they come. The schedule is kept
+        from the start, so the rate does not drift with the time each send
+        takes; after a stall it resumes from now instead of bursting.
+        """
+        seq = 0
+        next_at = time.monotonic()
+        while count is None or seq < count:
+            now = time.monotonic()
+            if now >= next_at:
+                seq += 1
+                connection.send(json.dumps(tick(seq, message)))
+                next_at = max(next_at + interval, now) if interval else now
+                continue
+            with contextlib.suppress(TimeoutError):
+                self.messages.append(connection.recv(timeout=next_at - now))
+        # All sent: keep recording the client's messages until it closes.
+        while True:
+            self.messages.append(connection.recv())
 
 
 class SilentListener:
