@@ -81,8 +81,8 @@ def parse_checks(payload: Mapping[str, Any], *, error: type[ExchangeError]) -> C
     """The :class:`Checks` a direct payload asks for, or ``None`` when it asks for none.
 
     A field whose value is ``null`` counts as absent, as for the payload's other
-    optional fields. ``max_replies`` only bounds ``until`` and ``collect_seconds``,
-    so it is refused without either.
+    optional fields. ``max_replies`` bounds ``until`` and ``collect_seconds``; alone,
+    it changes nothing.
 
     Raises:
         ExchangeError: ``error`` (the caller's type, :class:`InvalidRequest` for a
@@ -100,8 +100,6 @@ def parse_checks(payload: Mapping[str, Any], *, error: type[ExchangeError]) -> C
     collect_seconds = None if collect_value is None else _collect_seconds(collect_value, error)
     max_replies = DEFAULT_MAX_REPLIES
     if max_replies_value is not None:
-        if until is None and collect_seconds is None:
-            raise error("max_replies applies only together with until or collect_seconds.")
         max_replies = _max_replies(max_replies_value, error)
     expect = () if expect_value is None else _expect(expect_value, "expect", error)
     return Checks(
@@ -174,7 +172,7 @@ def evaluate(
 
 def expectation_failed_message(text: str) -> str:
     """The ``expectation_failed`` sentence for the first expectation that did not hold."""
-    return f"Expectation not met: {shorten(text)}"
+    return f"The expectation `{shorten(text)}` did not hold."
 
 
 def until_not_matched_message(max_replies: int) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
+from .checks import Expression, parse_default_expect
 from .credentials import CredentialMode, Handshake, load_mode
 from .errors import ConfigError
 from .framing import check_outgoing, loads
@@ -53,6 +54,7 @@ class Config:
     secret_max_age: int = 300
     default_message: Any = None
     default_message_bytes: int = 0
+    default_expect: tuple[Expression, ...] = ()
     allow_insecure: bool = False
     max_message_bytes: int = 1024 * 1024
     max_result_bytes: int = 4 * 1024 * 1024
@@ -111,6 +113,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         secret_max_age=_integer(environ, "SECRET_MAX_AGE_SECONDS", 300, 0, 86400),
         default_message=default_message,
         default_message_bytes=default_message_bytes,
+        default_expect=parse_default_expect(environ.get("DEFAULT_EXPECT")),
         allow_insecure=allow_insecure,
         max_message_bytes=_integer(
             environ, "MAX_MESSAGE_BYTES", 1024 * 1024, 1, MAX_MESSAGE_BYTES_LIMIT

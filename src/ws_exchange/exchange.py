@@ -32,7 +32,8 @@ from websockets.exceptions import (
 from websockets.frames import CloseCode
 from websockets.uri import parse_uri
 
-from . import framing, tls
+from . import checks, framing, tls
+from .checks import Checks
 from .config import Config
 from .credentials import Handshake, Prepared, SecretValue
 from .deadline import Deadline, backoff_delay
@@ -42,6 +43,7 @@ from .errors import (
     ConnectionClosed,
     ConnectTimeout,
     ExchangeError,
+    ExpectationFailed,
     HandshakeFailed,
     MessageTooLarge,
     ReplyTimeout,
@@ -79,6 +81,8 @@ class Plan:
     sent_bytes: int
     expected_replies: int
     reply_timeout: float
+    # until, max_replies, collect_seconds and expect (the request's, else DEFAULT_EXPECT).
+    checks: Checks
     # Bytes of replies the result may keep (MAX_RESULT_BYTES, less what the sent
     # messages take of Lambda's response limit).
     result_budget: int
@@ -295,7 +299,9 @@ async def _connect(config: Config, handshake: Handshake, deadline: Deadline) -> 
 async def converse(
     connection: ClientConnection, plan: Plan, deadline: Deadline, progress: Progress
 ) -> None:
-    """Send each message and collect its replies."""
+    """Send each message and collect its replies (a count, or ``until`` one matches),
+    then, with ``collect_seconds``, whatever else arrives in that window."""
+    until = plan.checks.until
     try:
         for message in plan.messages:
             stamped = framing.stamp(message)
@@ -303,18 +309,41 @@ async def converse(
             async with asyncio.timeout_at(deadline.at):
                 await connection.send(framing.encode(stamped))
             progress.sent.append(stamped)
-            for _ in range(plan.expected_replies):
-                await _receive(connection, plan, deadline, progress)
+            if until is None:
+                for _ in range(plan.expected_replies):
+                    await _receive(connection, plan, deadline, progress)
+                continue
+            for _ in range(plan.checks.max_replies):
+                if checks.matches(until, await _receive(connection, plan, deadline, progress)):
+                    break
+            else:
+                raise ExpectationFailed(checks.until_not_matched_message(plan.checks.max_replies))
+        if plan.checks.collect_seconds is not None:
+            await _collect(connection, plan, deadline, progress)
     except TimeoutError:
         raise ReplyTimeout("The Lambda deadline came while sending a message.") from None
     except WebSocketClosed as exc:
         raise _closed_error(exc, plan.config) from None
 
 
-async def _receive(
+async def _collect(
     connection: ClientConnection, plan: Plan, deadline: Deadline, progress: Progress
 ) -> None:
-    """Wait for one reply and keep it (scrubbed, sized) in ``progress``."""
+    """Keep what arrives for ``collect_seconds`` (at most ``max_replies``); silence is fine."""
+    assert plan.checks.collect_seconds is not None
+    window = deadline.cap(plan.checks.collect_seconds)
+    try:
+        async with asyncio.timeout(window):
+            for _ in range(plan.checks.max_replies):
+                _keep(await connection.recv(), plan, progress)
+    except TimeoutError:
+        pass
+
+
+async def _receive(
+    connection: ClientConnection, plan: Plan, deadline: Deadline, progress: Progress
+) -> Any:
+    """Wait for one reply, keep it in ``progress`` and return it (as kept)."""
     limit = deadline.cap(plan.reply_timeout)
     # Checked before each wait, not only by the timer: replies that are already
     # buffered return without yielding to the event loop, where a timer fires.
@@ -329,6 +358,12 @@ async def _receive(
                 f"No reply arrived before the Lambda deadline ({limit:.3g} s)."
             ) from None
         raise ReplyTimeout(f"No reply arrived within {limit:.3g} s.") from None
+    return _keep(frame, plan, progress)
+
+
+def _keep(frame: str | bytes, plan: Plan, progress: Progress) -> Any:
+    """Keep a received frame in ``progress``: scrubbed of credentials, within the
+    result's size and memory budgets; return the reply as kept."""
     progress.memory_estimate += _memory_estimate(frame)
     if progress.memory_estimate > MEMORY_BUDGET_BYTES:
         raise MessageTooLarge(
@@ -347,6 +382,7 @@ async def _receive(
         )
     progress.received_bytes += size
     progress.received.append(reply)
+    return reply
 
 
 def _memory_estimate(frame: str | bytes) -> int:

@@ -49,6 +49,8 @@ def record(result: dict[str, Any], error: ExchangeError | None, trigger: Trigger
             },
         )
         metrics.add_metric(name="ExchangeFailed", unit=MetricUnit.Count, value=1)
+        if error.type == "expectation_failed":
+            metrics.add_metric(name="ExpectationFailed", unit=MetricUnit.Count, value=1)
         # By type in its own EMF document, so the ExchangeFailed alarm keeps
         # the plain service dimension.
         with single_metric(

@@ -18,6 +18,7 @@ def build_result(
     *,
     endpoint: str | None,
     progress: Progress,
+    checks: list[dict[str, Any]],
     error: ExchangeError | None,
     request_id: str | None,
     total_ms: float,
@@ -29,16 +30,21 @@ def build_result(
         "subprotocol": progress.subprotocol,
         "sent": progress.sent,
         "received": progress.received,
-        "checks": [],
+        "checks": checks,
         "attempts": progress.attempts,
-        "timings_ms": {
-            "secret": round(progress.secret_ms, 2),
-            "connect": round(progress.connect_ms, 2),
-            "exchange": round(progress.exchange_ms, 2),
-            "total": round(total_ms, 2),
-        },
+        "timings_ms": timings_ms(progress, total_ms),
         "error": None if error is None else error.as_dict(),
         "request_id": request_id if isinstance(request_id, str) else None,
+    }
+
+
+def timings_ms(progress: Progress, total_ms: float) -> dict[str, float]:
+    """The result's ``timings_ms``, in milliseconds rounded to 0.01."""
+    return {
+        "secret": round(progress.secret_ms, 2),
+        "connect": round(progress.connect_ms, 2),
+        "exchange": round(progress.exchange_ms, 2),
+        "total": round(total_ms, 2),
     }
 
 

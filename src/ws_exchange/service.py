@@ -8,14 +8,16 @@ raised, anything else as ``internal_error`` (logged with its traceback, scrubbed
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from typing import Any
 
-from . import observability
+from . import checks, observability
+from .checks import Checks
 from .config import Config, load_config, wants_fail_on_error
 from .deadline import Deadline
-from .errors import ExchangeError, InternalError, InvalidRequest
+from .errors import ExchangeError, ExpectationFailed, InternalError, InvalidRequest
 from .exchange import Plan, Progress, SecretStore, run
 from .result import (
     RESPONSE_LIMIT_BYTES,
@@ -23,6 +25,7 @@ from .result import (
     api_response,
     build_result,
     fit_response,
+    timings_ms,
 )
 from .triggers import Request, parse_request, recognise
 
@@ -48,6 +51,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     config: Config | None = None
     error: ExchangeError | None = None
     plan: Plan | None = None
+    checked: list[dict[str, Any]] = []
     try:
         # The request is checked before anything is read or opened: an invalid
         # request costs no secret read and no connection.
@@ -56,6 +60,16 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         deadline = Deadline.from_context(context, API_TIMEOUT_SECONDS if trigger.is_api else None)
         plan = make_plan(config, request)
         asyncio.run(run(plan, secret_store(config.secrets_source), deadline, progress))
+        if plan.checks.expect:
+            outcome = {
+                "sent": progress.sent,
+                "received": progress.received,
+                "subprotocol": progress.subprotocol,
+                "timings_ms": timings_ms(progress, _ms_since(started)),
+            }
+            checked, failed = checks.evaluate(plan.checks.expect, outcome)
+            if failed is not None:
+                raise ExpectationFailed(checks.expectation_failed_message(failed))
     except ExchangeError as exc:
         error = exc
     except Exception as exc:
@@ -66,9 +80,10 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     result = build_result(
         endpoint=config.endpoint if config else None,
         progress=progress,
+        checks=checked,
         error=error,
         request_id=getattr(context, "aws_request_id", None),
-        total_ms=(time.perf_counter() - started) * 1000.0,
+        total_ms=_ms_since(started),
     )
     sent_bytes = plan.sent_bytes if plan else 0
     result, error = fit_response(result, error, sent_bytes + progress.received_bytes)
@@ -106,8 +121,22 @@ def make_plan(config: Config, request: Request) -> Plan:
             else request.expected_replies
         ),
         reply_timeout=request.reply_timeout or config.reply_timeout,
+        checks=_checks(request.checks, config),
         result_budget=min(config.max_result_bytes, room),
     )
+
+
+def _checks(requested: Checks | None, config: Config) -> Checks:
+    """The request's checks; its expectations, else DEFAULT_EXPECT."""
+    if requested is None:
+        return Checks(expect=config.default_expect)
+    if not requested.expect:
+        return dataclasses.replace(requested, expect=config.default_expect)
+    return requested
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
 
 
 def secret_store(source: str) -> SecretStore:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .checks import CHECK_FIELDS, Checks, parse_checks
 from .errors import InvalidRequest
 from .framing import check_outgoing, loads
 
@@ -32,7 +33,9 @@ MAX_REPLY_TIMEOUT_SECONDS = 900.0
 # serve is far smaller, and parsing a huge body is work for nothing.
 MAX_BODY_BYTES = 1024 * 1024
 
-_PAYLOAD_FIELDS = frozenset({"message", "messages", "expected_replies", "reply_timeout_seconds"})
+_PAYLOAD_FIELDS = (
+    frozenset({"message", "messages", "expected_replies", "reply_timeout_seconds"}) | CHECK_FIELDS
+)
 
 
 class Trigger(enum.Enum):
@@ -58,6 +61,7 @@ class Request:
     message_bytes: int = field(default=0, compare=False)
     expected_replies: int | None = None
     reply_timeout: float | None = None
+    checks: Checks | None = None
 
 
 def recognise(event: Any) -> Trigger:
@@ -127,6 +131,7 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
         message_bytes=message_bytes,
         expected_replies=_expected_replies(payload.get("expected_replies")),
         reply_timeout=_reply_timeout(payload.get("reply_timeout_seconds")),
+        checks=parse_checks(payload, error=InvalidRequest),
     )
 
 

@@ -207,3 +207,31 @@ def test_a_key_in_the_uris_query_string_never_reaches_the_debug_logs(
     assert "GET /v1?api_key=[redacted]" in output, "the request line is logged, scrubbed"
     assert key not in output
     assert key not in json.dumps(results)
+
+
+def test_a_failed_expectation_is_counted_and_summarised(
+    function_env, secrets_manager, server
+) -> None:
+    runs = [
+        (
+            {"message": {"action": "ping"}, "expect": ["received[0].type == 'x'", "`true`"]},
+            function_env,
+        ),
+        ({"message": {"action": "ping"}, "expect": ["received[0].type == 'pong'"]}, function_env),
+    ]
+
+    results, output = run_child(runs, secrets_manager)
+
+    assert [r["ok"] for r in results] == [False, True]
+    documents = [line for line in json_lines(output) if "_aws" in line]
+    names = [
+        metric["Name"]
+        for document in documents
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    ]
+    assert names.count("ExpectationFailed") == 1
+    summaries = [
+        line for line in json_lines(output) if line.get("message", "").startswith("exchange ")
+    ]
+    assert [(s["checks_passed"], s["checks_failed"]) for s in summaries] == [(1, 1), (1, 0)]

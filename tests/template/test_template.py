@@ -51,7 +51,16 @@ CONTRACT_ENVIRONMENT = {
 }
 
 # Fields a direct payload may carry (contract section 3).
-DIRECT_PAYLOAD_FIELDS = {"message", "messages", "expected_replies", "reply_timeout_seconds"}
+DIRECT_PAYLOAD_FIELDS = {
+    "message",
+    "messages",
+    "expected_replies",
+    "reply_timeout_seconds",
+    "until",
+    "max_replies",
+    "collect_seconds",
+    "expect",
+}
 
 # Resolved by the SAM transform itself (Tracing), so unused in its CloudFormation output.
 RESOLVED_BY_SAM = {"TracingMode"}

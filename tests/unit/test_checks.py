@@ -130,9 +130,10 @@ def test_until_with_expected_replies_is_refused() -> None:
     assert "expected_replies" in message
 
 
-def test_max_replies_without_until_or_collect_seconds_is_refused() -> None:
-    message = rejected({"max_replies": 5})
-    assert message.startswith("max_replies")
+def test_max_replies_alone_is_accepted_and_bounds_nothing_else() -> None:
+    parsed = parse_checks({"max_replies": 5}, error=InvalidRequest)
+    assert parsed is not None
+    assert (parsed.max_replies, parsed.until, parsed.collect_seconds) == (5, None, None)
 
 
 def test_the_callers_error_type_is_raised() -> None:
@@ -462,15 +463,15 @@ def test_evaluate_on_an_empty_outcome_fails_without_raising() -> None:
 
 def test_the_failed_expectation_sentence_names_the_expression() -> None:
     message = expectation_failed_message("received[0].type == 'pong'")
-    assert message == "Expectation not met: received[0].type == 'pong'"
+    assert message == "The expectation `received[0].type == 'pong'` did not hold."
 
 
 def test_a_long_failed_expectation_is_shortened_to_one_line() -> None:
     text = "received[0].type == 'pong' &&\n  " + " || ".join(["a"] * 400)
     message = expectation_failed_message(text)
     assert "\n" not in message
-    assert message.endswith("…")
-    assert len(message) <= len("Expectation not met: ") + SHOWN_EXPRESSION_CHARS
+    assert message.endswith("…` did not hold.")
+    assert len(message) <= len("The expectation `` did not hold.") + SHOWN_EXPRESSION_CHARS
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,7 @@ def result(error: ExchangeError | None = None, **overrides: Any) -> dict[str, An
     kwargs: dict[str, Any] = {
         "endpoint": ENDPOINT,
         "progress": progress(),
+        "checks": [],
         "error": error,
         "request_id": REQUEST_ID,
         "total_ms": 55.149,
