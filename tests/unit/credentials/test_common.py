@@ -281,7 +281,8 @@ PREPARE = """
 import json, sys
 from ws_exchange.credentials import Handshake, SecretValue, load_mode
 from ws_exchange.deadline import Deadline
-mode = load_mode({{"AUTH_MODE": "{mode}", **{settings}}}, uri="wss://h.example.com/", allow_insecure=False)
+mode = load_mode({{"AUTH_MODE": "{mode}", **{settings}}}, uri="wss://h.example.com/",
+                 allow_insecure=False)
 mode.prepare(Handshake("wss://h.example.com/"), lambda refresh: SecretValue({secret!r}, True),
              Deadline(10), refresh=False)
 print(json.dumps(sorted(sys.modules)))
