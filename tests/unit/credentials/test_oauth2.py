@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -27,6 +31,7 @@ from ws_exchange.credentials.oauth2 import (
     clear_cache,
     client_from_secret,
     parse_answer,
+    post,
     settings,
     token_request,
     transport_error,
@@ -438,3 +443,73 @@ def test_the_request_is_capped_by_the_deadline_and_not_made_without_time() -> No
         mode_.prepare(Handshake(URI), Secrets(CLIENT), deadline(0.0), refresh=False)
     assert info.value.retryable is True
     assert len(endpoint.requests) == 1
+
+
+# --- the I/O edge, against a loopback server ---------------------------------------------------
+
+
+@pytest.fixture
+def loopback() -> Iterator[tuple[str, threading.Event]]:
+    """A token endpoint on 127.0.0.1: /token answers, /stall never does until released."""
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/stall":
+                self.send_response(200)
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                self.wfile.write(b"{")
+                self.wfile.flush()
+                release.wait(30)
+                return
+            answer = json.dumps(
+                {"access_token": "at", "auth": self.headers["Authorization"], "form": body.decode()}
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", release
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_post_sends_the_request_and_returns_the_answer(
+    loopback: tuple[str, threading.Event],
+) -> None:
+    base, _ = loopback
+    status, body = post(token_request(Settings(f"{base}/token"), Client("id", "sec")), 5.0)
+    answer = json.loads(body)
+    assert status == 200
+    assert answer["auth"] == "Basic " + base64.b64encode(b"id:sec").decode()
+    assert answer["form"] == "grant_type=client_credentials"
+
+
+def test_post_returns_at_its_timeout_when_the_answer_never_completes(
+    loopback: tuple[str, threading.Event],
+) -> None:
+    base, _ = loopback
+    started = time.monotonic()
+    with pytest.raises(TokenRequestFailed, match=r"within 0\.5 s") as info:
+        post(token_request(Settings(f"{base}/stall"), Client("id", "sec")), 0.5)
+    assert time.monotonic() - started < 2.0
+    assert info.value.retryable is True
+
+
+def test_post_to_a_closed_port_is_retryable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(TokenRequestFailed, match="reached") as info:
+        post(token_request(Settings(f"http://127.0.0.1:{port}/t"), Client("id", "sec")), 2.0)
+    assert info.value.retryable is True
