@@ -1,25 +1,30 @@
-"""``AUTH_MODE=bearer``: ``Authorization: <AUTH_SCHEME> <token>``."""
+"""``AUTH_MODE=bearer`` (the default): ``Authorization: <AUTH_SCHEME> <token>``. Pure logic.
+
+The secret (``TOKEN_SECRET_ID``) holds the token: the whole SecretString, or its
+``TOKEN_SECRET_FIELD`` when it is a JSON object. Nothing is cached here: the core's
+secret cache (``SECRET_MAX_AGE_SECONDS``) is the only one. Scrubbed: the token and the
+whole header value. websockets drops ``Authorization`` on a cross-origin redirect, so
+the token only ever reaches the configured origin.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import ConfigError
-from . import Handshake, Prepared, ReadSecret
+from . import Handshake, Prepared, ReadSecret, is_token, read_token, setting, token_field
+from ._base import HandshakeOnly
 
 if TYPE_CHECKING:
-    from websockets.asyncio.client import ClientConnection
-
     from ..deadline import Deadline
-
-_AUTH_SCHEME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 @dataclass(frozen=True, slots=True)
-class Bearer:
+class Bearer(HandshakeOnly):
+    """The token after a scheme word in ``Authorization``."""
+
     needs_secret: ClassVar[bool] = True
     scheme: str = "Bearer"
     field: str = "token"
@@ -27,29 +32,18 @@ class Bearer:
     def prepare(
         self, handshake: Handshake, read_secret: ReadSecret, deadline: Deadline, *, refresh: bool
     ) -> Prepared:
-        from ..secret import extract_token
-
-        secret = read_secret(refresh)
-        token = extract_token(secret.text, self.field)
+        token, fresh = read_token(read_secret, self.field, refresh=refresh)
         value = f"{self.scheme} {token}"
-        headers = (*handshake.headers, ("Authorization", value))
-        return Prepared(replace(handshake, headers=headers), secret.fresh, (value, token))
-
-    async def after_open(
-        self,
-        connection: ClientConnection,
-        prepared: Prepared,
-        deadline: Deadline,
-        reply_timeout: float,
-    ) -> None:
-        return None
+        return Prepared(
+            replace(handshake, headers=(*handshake.headers, ("Authorization", value))),
+            fresh=fresh,
+            credentials=(token, value),
+        )
 
 
 def from_environ(environ: Mapping[str, str], *, uri: str, allow_insecure: bool) -> Bearer:
-    scheme = environ.get("AUTH_SCHEME", "Bearer").strip()
-    if not _AUTH_SCHEME.fullmatch(scheme):
+    """The mode from ``AUTH_SCHEME`` and ``TOKEN_SECRET_FIELD``; :class:`ConfigError` if invalid."""
+    scheme = setting(environ, "AUTH_SCHEME") or "Bearer"
+    if not is_token(scheme):
         raise ConfigError("AUTH_SCHEME must be a single word such as Bearer.")
-    field = environ.get("TOKEN_SECRET_FIELD", "token").strip()
-    if not field:
-        raise ConfigError("TOKEN_SECRET_FIELD must not be empty.")
-    return Bearer(scheme, field)
+    return Bearer(scheme=scheme, field=token_field(environ))

@@ -1,0 +1,170 @@
+"""sigv4: the handshake GET signed by botocore, verified by recomputing the signature."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import CredentialRetrievalError
+
+from ws_exchange.credentials import Handshake
+from ws_exchange.credentials.sigv4 import SigV4, http_url, region_for
+from ws_exchange.errors import ConfigError, SecretAccessDenied
+
+from ._support import deadline, mode
+
+URI = "wss://abc123.execute-api.eu-west-1.amazonaws.com/production?stage=1"
+KEY = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "SeSsIoNtOkEn")
+FIXED = datetime.datetime(2026, 11, 25, 4, 0, 0, tzinfo=datetime.UTC)
+
+
+def signed(credentials: Any = KEY, handshake: Handshake | None = None, **kw: Any):  # type: ignore[no-untyped-def]
+    signer = SigV4(region="eu-west-1", credentials=lambda: credentials, **kw)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=FIXED):
+        return signer.prepare(
+            handshake or Handshake(URI, (("Origin", "https://app"),)),
+            None,
+            deadline(),
+            refresh=False,
+        )  # type: ignore[arg-type]
+
+
+def recompute(uri: str, headers: dict[str, str], signed_headers: list[str]) -> str:
+    """What a verifier does: rebuild the request from what was sent, sign it again."""
+    request = AWSRequest(
+        method="GET",
+        url=http_url(uri),
+        headers={k: v for k, v in headers.items() if k.lower() in signed_headers},
+    )
+    request.context["timestamp"] = headers["X-Amz-Date"]
+    signer = SigV4Auth(Credentials(KEY.access_key, KEY.secret_key), "execute-api", "eu-west-1")
+    canonical = signer.canonical_request(request)
+    return signer.signature(signer.string_to_sign(request, canonical), request)
+
+
+def test_the_signature_verifies_for_the_request_websockets_will_send() -> None:
+    prepared = signed()
+    headers = dict(prepared.handshake.headers)
+    assert headers["Origin"] == "https://app"
+    assert headers["X-Amz-Date"] == "20261125T040000Z"
+    assert headers["X-Amz-Security-Token"] == "SeSsIoNtOkEn"
+    authorization = headers["Authorization"]
+    assert authorization.startswith(
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/eu-west-1/execute-api/aws4_request, "
+        "SignedHeaders=host;origin;x-amz-date;x-amz-security-token, Signature="
+    )
+    signature = authorization.rpartition("Signature=")[2]
+    # The verifier adds Host as websockets sends it (no default port).
+    sent = {**headers, "Host": "abc123.execute-api.eu-west-1.amazonaws.com"}
+    assert (
+        recompute(URI, sent, ["host", "origin", "x-amz-date", "x-amz-security-token"]) == signature
+    )
+    # A tampered signed header no longer verifies: the check above can fail.
+    sent["Origin"] = "https://evil"
+    assert (
+        recompute(URI, sent, ["host", "origin", "x-amz-date", "x-amz-security-token"]) != signature
+    )
+
+
+def test_signature_authorization_and_session_token_are_credentials() -> None:
+    prepared = signed()
+    authorization = dict(prepared.handshake.headers)["Authorization"]
+    assert set(prepared.credentials) == {
+        authorization.rpartition("Signature=")[2],
+        authorization,
+        "SeSsIoNtOkEn",
+    }
+    assert prepared.fresh is True
+
+
+def test_long_term_keys_add_no_session_token() -> None:
+    prepared = signed(Credentials("AKIDEXAMPLE", "secret"))
+    names = [name for name, _ in prepared.handshake.headers]
+    assert "X-Amz-Security-Token" not in names
+    assert len(prepared.credentials) == 2
+
+
+def test_ws_uris_are_signed_as_http_and_wss_as_https() -> None:
+    assert http_url("wss://h.example.com/a?b=c") == "https://h.example.com/a?b=c"
+    assert http_url("ws://127.0.0.1:8080/") == "http://127.0.0.1:8080/"
+
+
+def test_no_credentials_is_a_config_error_that_says_so() -> None:
+    with pytest.raises(ConfigError, match="No AWS credentials were found"):
+        signed(None)
+
+
+def test_credentials_that_cannot_be_refreshed_are_retryable() -> None:
+    def failing() -> Any:
+        raise CredentialRetrievalError(provider="container-role", error_msg="sEkReT")
+
+    with pytest.raises(SecretAccessDenied) as info:
+        SigV4(region="eu-west-1", credentials=failing).prepare(
+            Handshake(URI),
+            None,
+            deadline(),
+            refresh=False,  # type: ignore[arg-type]
+        )
+    assert info.value.retryable is True
+    assert "sEkReT" not in str(info.value)
+
+
+def test_botocore_debug_lines_with_the_signature_are_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="botocore.auth"):
+        prepared = signed()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for credential in prepared.credentials:
+        assert credential not in logged
+
+
+@pytest.mark.parametrize(
+    ("environ", "uri", "region"),
+    [
+        ({}, "wss://abc.execute-api.us-east-2.amazonaws.com/p", "us-east-2"),
+        (
+            {"AWS_REGION": "eu-west-1"},
+            "wss://abc.execute-api.us-east-2.amazonaws.com/p",
+            "us-east-2",
+        ),
+        (
+            {"SIGV4_REGION": "ap-south-1"},
+            "wss://abc.execute-api.us-east-2.amazonaws.com/p",
+            "ap-south-1",
+        ),
+        ({"AWS_REGION": "eu-west-1"}, "wss://ws.example.com/", "eu-west-1"),
+        ({}, "wss://abc.execute-api.cn-north-1.amazonaws.com.cn/p", "cn-north-1"),
+    ],
+)
+def test_the_region_comes_from_sigv4_region_then_the_host_then_aws_region(
+    environ: dict[str, str], uri: str, region: str
+) -> None:
+    assert region_for(environ, uri) == region
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({}, "SIGV4_REGION"),
+        ({"SIGV4_REGION": "EU West"}, "SIGV4_REGION"),
+        ({"SIGV4_REGION": "eu-west-1", "SIGV4_SERVICE": "Execute API"}, "SIGV4_SERVICE"),
+    ],
+)
+def test_invalid_settings_name_their_variable(environ: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        mode({"AUTH_MODE": "sigv4", **environ}, uri="wss://ws.example.com/")
+    assert info.value.message.startswith(variable)
+
+
+def test_service_defaults_to_execute_api() -> None:
+    loaded = mode({"AUTH_MODE": "sigv4"}, uri=URI)
+    assert isinstance(loaded, SigV4)
+    assert (loaded.service, loaded.region) == ("execute-api", "eu-west-1")
+    assert "credentials" not in repr(loaded)
