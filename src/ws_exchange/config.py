@@ -19,7 +19,13 @@ from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
 from .checks import Expression, parse_default_expect
-from .credentials import CredentialMode, Handshake, load_mode
+from .credentials import (
+    CredentialMode,
+    Handshake,
+    load_mode,
+    parse_handshake_headers,
+    parse_subprotocols,
+)
 from .errors import ConfigError
 from .framing import check_outgoing, loads
 
@@ -46,6 +52,7 @@ class Config:
     mode: CredentialMode
     handshake: Handshake
     token_secret_id: str | None = None
+    client_cert_secret_id: str | None = None
     secrets_source: str = "sdk"
     open_timeout: float = 10.0
     reply_timeout: float = 10.0
@@ -83,17 +90,15 @@ def load_config(environ: Mapping[str, str]) -> Config:
     """
     allow_insecure = _boolean(environ, "ALLOW_INSECURE_WEBSOCKET", False)
     uri = _websocket_uri(environ, allow_insecure)
+    # The mode checks its own variables, TOKEN_SECRET_ID included when it needs one.
     mode = load_mode(environ, uri=uri, allow_insecure=allow_insecure)
-    secret_id: str | None = None
+    secret_id = environ.get("TOKEN_SECRET_ID", "").strip() if mode.needs_secret else None
+    client_cert_secret_id = environ.get("CLIENT_CERT_SECRET_ID", "").strip() or None
+    if client_cert_secret_id and not uri.startswith("wss:"):
+        raise ConfigError("CLIENT_CERT_SECRET_ID (mutual TLS) needs a wss:// WEBSOCKET_URI.")
     secrets_source = _choice(environ, "SECRETS_SOURCE", ("sdk", "extension"))
-    if mode.needs_secret:
-        secret_id = environ.get("TOKEN_SECRET_ID", "").strip()
-        if not secret_id:
-            raise ConfigError(
-                "TOKEN_SECRET_ID is required: the Secrets Manager secret holding the credential."
-            )
-        if secrets_source == "sdk":
-            _check_endpoint_override(environ)
+    if (secret_id or client_cert_secret_id) and secrets_source == "sdk":
+        _check_endpoint_override(environ)
     default_message, default_message_bytes = _default_message(environ)
     # Lambda's response is at most 6 MB; the result must fit with room for the rest.
     max_result_bytes = _integer(
@@ -103,8 +108,13 @@ def load_config(environ: Mapping[str, str]) -> Config:
         websocket_uri=uri,
         endpoint=public_endpoint(uri),
         mode=mode,
-        handshake=Handshake(uri),
+        handshake=Handshake(
+            uri,
+            headers=parse_handshake_headers(environ),
+            subprotocols=parse_subprotocols(environ),
+        ),
         token_secret_id=secret_id,
+        client_cert_secret_id=client_cert_secret_id,
         secrets_source=secrets_source,
         open_timeout=_seconds(environ, "OPEN_TIMEOUT_SECONDS", 10.0),
         reply_timeout=_seconds(environ, "REPLY_TIMEOUT_SECONDS", 10.0),

@@ -128,21 +128,25 @@ async def open_connection(
     started = time.perf_counter()
     try:
         prepared = _credentials(config, store, deadline, progress, refresh=False)
+        context, context_fresh = _tls_context(config, store, deadline, progress, refresh=False)
         failures = 0
         while True:
             progress.attempts += 1
             try:
-                connection = await _connect(config, prepared.handshake, deadline)
+                connection = await _connect(config, prepared.handshake, context, deadline)
                 try:
                     await config.mode.after_open(connection, prepared, deadline, plan.reply_timeout)
                 except BaseException:
                     await close(connection, deadline)
                     raise
             except AuthRejected:
-                if prepared.fresh:
+                if prepared.fresh and context_fresh:
                     raise
                 log.warning("credential rejected; obtaining it again")
                 prepared = _credentials(config, store, deadline, progress, refresh=True)
+                context, context_fresh = _tls_context(
+                    config, store, deadline, progress, refresh=True
+                )
                 continue
             except (ConnectFailed, ConnectTimeout, HandshakeFailed) as error:
                 failures += 1
@@ -195,6 +199,34 @@ def _query_values(uri: str) -> list[str]:
     return [value for _, value in pairs] + raw
 
 
+# The last client-certificate context per secret, rebuilt only when the secret is
+# read again: parsing the PEM chain and loading the CA store cost milliseconds.
+_client_contexts: dict[str, ssl.SSLContext] = {}
+
+
+def _tls_context(
+    config: Config, store: SecretStore, deadline: Deadline, progress: Progress, *, refresh: bool
+) -> tuple[ssl.SSLContext | None, bool]:
+    """The TLS context for ``wss://`` (with the client certificate when configured),
+    and whether it was built from a secret read just now."""
+    if not config.websocket_uri.startswith("wss:"):
+        return None, True
+    secret_id = config.client_cert_secret_id
+    if secret_id is None:
+        return tls.default_context(), True
+    started = time.perf_counter()
+    try:
+        secret = store.get(
+            secret_id, max_age=config.secret_max_age, refresh=refresh, timeout=deadline.remaining()
+        )
+        context = _client_contexts.get(secret_id)
+        if secret.fresh or context is None:
+            context = _client_contexts[secret_id] = tls.client_context(secret.text)
+    finally:
+        progress.secret_ms += _ms_since(started)
+    return context, secret.fresh
+
+
 class _Connect(connect):
     """websockets' ``connect``, following redirects only within the configured origin.
 
@@ -232,7 +264,9 @@ class _Connect(connect):
         return super().process_redirect(exc)
 
 
-async def _connect(config: Config, handshake: Handshake, deadline: Deadline) -> ClientConnection:
+async def _connect(
+    config: Config, handshake: Handshake, context: ssl.SSLContext | None, deadline: Deadline
+) -> ClientConnection:
     timeout = deadline.cap(config.open_timeout)
     if timeout <= 0:
         raise ConnectTimeout("No time was left before the Lambda deadline to open the connection.")
@@ -251,7 +285,7 @@ async def _connect(config: Config, handshake: Handshake, deadline: Deadline) -> 
         proxy=None,
         max_size=config.max_message_bytes,
         logger=WEBSOCKETS_LOGGER,
-        ssl=tls.default_context() if handshake.uri.startswith("wss:") else None,
+        ssl=context,
     )
     try:
         return await attempt

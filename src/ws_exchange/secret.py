@@ -106,7 +106,7 @@ class SdkSecretStore:
         except GetParameterError as exc:
             # Powertools wraps every failure in GetParameterError(str(exc)),
             # copying library text; the original is the implicit context.
-            raise _secret_error(exc.__context__, timeout) from None
+            raise _secret_error(exc.__context__, secret_id, timeout) from None
         return SecretValue(_text(raw), fresh=provider.fetches != before)
 
     def _create_provider(self) -> _CountingSecretsProvider:
@@ -151,7 +151,7 @@ def _text(raw: Any) -> str:
     return raw
 
 
-def _secret_error(cause: BaseException | None, timeout: float) -> ExchangeError:
+def _secret_error(cause: BaseException | None, secret_id: str, timeout: float) -> ExchangeError:
     if isinstance(cause, TimeoutError | ConnectTimeoutError | ReadTimeoutError):
         return SecretAccessDenied(
             f"Secrets Manager did not answer within {timeout:.3g} s.", retryable=True
@@ -166,46 +166,14 @@ def _secret_error(cause: BaseException | None, timeout: float) -> ExchangeError:
     if isinstance(response, dict):
         code = str(response.get("Error", {}).get("Code", ""))
     if code in _NOT_FOUND:
-        return SecretNotFound("The configured secret does not exist: check TOKEN_SECRET_ID.")
+        return SecretNotFound(f"The secret {secret_id!r} does not exist in Secrets Manager.")
     if code in _DENIED:
         return SecretAccessDenied(
-            "Access to the configured secret was denied: the function's role needs "
+            f"Access to the secret {secret_id!r} was denied: the function's role needs "
             "secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)."
         )
     if code in _UNUSABLE:
-        return SecretInvalid("The configured secret has no readable current value.")
+        return SecretInvalid(f"The secret {secret_id!r} has no readable current value.")
     if code:
         return SecretAccessDenied(f"Secrets Manager refused the request ({code}).", retryable=True)
     return SecretAccessDenied("Secrets Manager could not be reached.", retryable=True)
-
-
-def extract_token(text: str, field: str) -> str:
-    """Find the token in a secret's text. Pure; never quotes the value.
-
-    A SecretString holding a JSON object yields its ``field``; any other text is
-    the token itself. Surrounding whitespace is dropped, as a secret written from a
-    file often ends in a newline. The token must be visible ASCII, the only safe
-    header content.
-    """
-    import json
-
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            document = json.loads(text)
-        except RecursionError:
-            raise SecretInvalid("The secret's JSON is nested too deeply.") from None
-        except ValueError:
-            document = None
-        if isinstance(document, dict):
-            if field not in document:
-                raise SecretInvalid(f"The secret's JSON object has no field {field!r}.")
-            value = document[field]
-            if not isinstance(value, str):
-                raise SecretInvalid(f"The secret's field {field!r} is not a string.")
-            text = value.strip()
-    if not text:
-        raise SecretInvalid("The secret's token is empty.")
-    if not all("!" <= c <= "~" for c in text):
-        raise SecretInvalid("The secret's token has characters an HTTP header cannot carry.")
-    return text

@@ -1,4 +1,4 @@
-"""Finding the token in a secret's value: the pure ``extract_token``."""
+"""Finding the token in a GetSecretValue answer: the store's text, then the mode's token."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from ws_exchange.credentials import SecretValue
 from ws_exchange.errors import SecretInvalid
 from ws_exchange.secret import _text
-from ws_exchange.secret import extract_token as extract_from_text
+from ws_exchange.credentials import token_from_secret as extract_from_text
 
 
 def extract_token(raw: Any, field: str) -> str:
