@@ -316,6 +316,13 @@ async def _connect(
         raise HandshakeFailed("The server's handshake response exceeded safe limits.") from None
     except InvalidMessage as exc:
         if isinstance(exc.__cause__, EOFError | OSError):
+            if config.client_cert_secret_id is not None:
+                # With TLS 1.3 a server refuses a client certificate after the
+                # client's side of the TLS handshake: it shows as a closed connection.
+                raise HandshakeFailed(
+                    "The server closed the connection during the handshake; it may have "
+                    "refused the client certificate (CLIENT_CERT_SECRET_ID)."
+                ) from None
             raise ConnectFailed(
                 "The server closed the connection during the opening handshake."
             ) from None

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from ws_exchange.credentials import SecretValue
+from ws_exchange.credentials import token_from_secret as extract_from_text
 from ws_exchange.errors import SecretInvalid
 from ws_exchange.secret import _text
-from ws_exchange.credentials import token_from_secret as extract_from_text
 
 
 def extract_token(raw: Any, field: str) -> str:

@@ -180,10 +180,28 @@ def mode_name(environ: Mapping[str, str]) -> str:
     return name
 
 
+# A variable left at its documented default says nothing about the mode: a template
+# declares every variable with its default, whatever the mode.
+MODE_VARIABLE_DEFAULTS: dict[str, str] = {
+    "AUTH_SCHEME": "Bearer",
+    "AUTH_QUERY_PARAM": "access_token",
+    "AUTH_SUBPROTOCOL_ENCODING": "raw",
+    "OAUTH2_CLIENT_AUTH": "client_secret_basic",
+    "SIGV4_SERVICE": "execute-api",
+    "TOKEN_SECRET_FIELD": "token",
+}
+
+
 def check_mode_variables(environ: Mapping[str, str], name: str) -> None:
-    """Raise :class:`ConfigError` naming the first variable of another mode set here."""
+    """Raise :class:`ConfigError` naming the first variable of another mode set here
+    (to something other than its default)."""
     for variable, modes in MODE_VARIABLES.items():
-        if setting(environ, variable) is not None and name not in modes:
+        value = setting(environ, variable)
+        if (
+            value is not None
+            and value != MODE_VARIABLE_DEFAULTS.get(variable)
+            and name not in modes
+        ):
             owners = ", ".join(sorted(modes))
             raise ConfigError(
                 f"{variable} is set but AUTH_MODE is {name}; it applies only to "
