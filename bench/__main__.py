@@ -4,9 +4,10 @@ Builds the deployment artifact (``sam build``, bytecode included), starts the
 local stack (moto's Secrets Manager and the extension emulator in this
 process, the WebSocket server in a process of its own), then measures both
 secret sources, ``sdk`` and ``extension``, against their peers, alternating
-the contenders (A, B, C, A, B, C, ...) so that machine noise falls on all
-alike. Writes ``.bench/results.md``, ``.bench/results.json`` and
-``.bench/ratios.png`` (an ignored directory) and prints the table.
+the contenders (each round of cold starts in a new order; warm pairs A, B, A,
+B, ...) so that machine noise falls on all alike. Writes ``.bench/results.md``,
+``.bench/results.json`` and ``.bench/ratios.png`` (an ignored directory) and
+prints the table.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 import os
 import platform
+import random
 import secrets
 import shutil
 import statistics
@@ -200,12 +202,17 @@ class Worker:
 def measure_cold(
     contenders: dict[str, tuple[Path, str, dict[str, str]]], rounds: int
 ) -> dict[str, list[dict[str, Any]]]:
-    """``rounds`` fresh processes per contender, the order rotating each round."""
+    """``rounds`` fresh processes per contender, in a new order each round.
+
+    Shuffled rather than rotated: with a rotation each contender mostly follows
+    the same one, and whatever a process leaves behind (page cache, CPU state)
+    falls on its successor. Seeded, so two runs use the same orders."""
     names = list(contenders)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    for n in range(rounds):
-        shift = n % len(names)
-        for name in names[shift:] + names[:shift]:
+    order = random.Random(20)  # noqa: S311 - an order, not a secret
+    for _ in range(rounds):
+        order.shuffle(names)
+        for name in names:
             runs[name].append(cold_once(*contenders[name]))
     return runs
 
@@ -515,6 +522,7 @@ def main() -> None:
                 "seconds": seconds,
                 "rows": [{**asdict(r), "ratio": r.ratio, "met": r.met} for r in rows],
                 "notes": notes,
+                "cold_samples": cold,
             },
             indent=1,
         )
