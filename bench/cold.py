@@ -1,11 +1,17 @@
 """Cold start driver: one fresh process, one import, one invocation.
 
-    python bench/cold.py ours|naive RESULT_FD
+    python bench/cold.py TASK_DIR MODULE RESULT_FD
+
+``TASK_DIR`` plays ``/var/task``: the deployed code, first on ``sys.path``
+(what the Lambda runtime provides, boto3 included, comes from the
+interpreter's own site-packages, compiled like ``/var/runtime``). The parent
+runs it with ``PYTHONDONTWRITEBYTECODE=1``, as Lambda cannot write
+``__pycache__``: only the bytecode the artifact ships is used.
 
 The clock starts on the first line, before anything else is imported, and
 stops when the first result is in hand; the peak RSS (VmHWM) is read from this
-process's own status. Both contenders run this same script, so interpreter
-start-up, which it cannot see, is the same for both. The figures go to
+process's own status. Every contender runs this same script, so interpreter
+start-up, which it cannot see, is the same for all. The figures go to
 RESULT_FD as one JSON line (stdout carries the handler's logs).
 """
 
@@ -29,21 +35,34 @@ def _peak_rss_kib() -> int:
 
 
 def main() -> None:
-    which, result_fd = sys.argv[1], int(sys.argv[2])
-    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src") if which == "ours" else HERE)
-    sys.path.insert(0, HERE)
+    task_dir, module_name, result_fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    sys.path.insert(0, task_dir)
+    sys.path.insert(1, HERE)
     from _context import Context
 
-    if which == "ours":
-        from ws_exchange.handler import lambda_handler
-    else:
-        from naive_handler import lambda_handler
+    module = __import__(module_name, fromlist=["lambda_handler"])
     imported = time.perf_counter() - T0
-    result = lambda_handler({}, Context())
+    error = None
+    try:
+        result = module.lambda_handler({}, Context())
+    except Exception as exc:  # reported to the parent, which shows it
+        result, error = {}, type(exc).__name__
     elapsed = time.perf_counter() - T0
-    ok = result.get("ok") is True if which == "ours" else result.get("statusCode") == 200
+    if "statusCode" in result:  # the naive handler answers like an API
+        ok = result["statusCode"] == 200
+    else:
+        ok = result.get("ok") is True
+        if not ok and error is None:
+            error = (result.get("error") or {}).get("type", "no result")
     line = json.dumps(
-        {"seconds": elapsed, "import": imported, "peak_rss_kib": _peak_rss_kib(), "ok": ok}
+        {
+            "seconds": elapsed,
+            "import": imported,
+            "peak_rss_kib": _peak_rss_kib(),
+            "ok": ok,
+            "error": error,
+            "boto3": "boto3" in sys.modules,
+        }
     )
     os.write(result_fd, line.encode() + b"\n")
 
