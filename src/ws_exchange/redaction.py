@@ -13,8 +13,8 @@ each occurrence with ``[redacted]``:
   this function never knew: header lines and dict entries named like
   ``Authorization`` or ``Cookie`` (websockets logs each handshake header at DEBUG,
   botocore each request's headers), query string values (websockets logs the
-  request line), and botocore's dump of response bodies (the secret itself) is
-  replaced whole;
+  request line), and botocore's dump of response bodies (the secret itself) and
+  its signing details (signatures, session tokens) are replaced whole;
 - in every reply kept in the result (a server may echo the handshake back);
 - in tracebacks logged for ``internal_error``.
 """
@@ -131,6 +131,11 @@ def _scrubbing_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., 
         if isinstance(record.msg, str) and record.msg.startswith("Response body"):
             # botocore's DEBUG dump of a response: for GetSecretValue, the secret.
             record.msg, record.args = "Response body: [redacted]", None
+            return record
+        if record.name == "botocore.auth":
+            # The canonical request, string to sign and signature of every AWS
+            # call (the signature on a line of its own, the session token inside).
+            record.msg, record.args = "request signing details [redacted]", None
             return record
         if record.name.startswith("websockets") and _frame_payload_hides_credential(record.args):
             record.msg, record.args = "%s frame [redacted]", (str(record.msg)[:1],)

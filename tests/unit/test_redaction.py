@@ -122,12 +122,18 @@ def test_remembered_credential_never_reaches_a_handler(captured: io.StringIO) ->
     scrubber.remember(["tok-e2e-AAAA"])
 
     logging.getLogger("any.library").debug("sending %s now", "tok-e2e-AAAA")
-    logging.getLogger("websockets.client").debug("> %s: %s", "Authorization", "Bearer zz9")
+    logging.getLogger("another.library").debug("> %s: %s", "Authorization", "Bearer zz9")
 
     output = captured.getvalue()
     assert "tok-e2e-AAAA" not in output
     assert "zz9" not in output
     assert output.count(REDACTED) == 2
+
+
+def test_botocore_signing_details_are_replaced_whole(captured: io.StringIO) -> None:
+    logging.getLogger("botocore.auth").debug("Signature:\n%s", "0123456789abcdef" * 4)
+
+    assert "0123456789abcdef" not in captured.getvalue()
 
 
 def test_botocore_response_body_dump_is_replaced_whole(captured: io.StringIO) -> None:
