@@ -54,11 +54,18 @@ def answers(message: Any) -> list[Any]:
 
 
 class LocalWebSocketServer:
-    """The server, running in a background thread until :meth:`stop`."""
+    """The server, running in a background thread until :meth:`stop`, on a free
+    port of 127.0.0.1 unless ``port`` is given."""
 
     def __init__(
-        self, token: str, *, scheme: str = "Bearer", ssl_context: ssl.SSLContext | None = None
+        self,
+        token: str,
+        *,
+        scheme: str = "Bearer",
+        ssl_context: ssl.SSLContext | None = None,
+        port: int = 0,
     ) -> None:
+        self.port = port
         self.token = token
         self.scheme = scheme
         self.redirect_to: str | None = None
@@ -78,7 +85,7 @@ class LocalWebSocketServer:
         self._server = serve(
             self._serve,
             "127.0.0.1",
-            0,
+            self.port,
             ssl=self._ssl_context,
             process_request=self._check,
             compression=None,
