@@ -35,6 +35,8 @@ RAW ?=
 STACK_AWS_ENV := .local-stack/aws.json
 
 OUTPUT_FLAGS = $(if $(RAW),--raw)
+INVOKE_FLAGS = $(if $(PARAMS),--parameter-overrides '$(PARAMS)') \
+	$(if $(wildcard $(STACK_AWS_ENV)),--aws-env $(STACK_AWS_ENV)) $(OUTPUT_FLAGS)
 
 .PHONY: help venv demo stack invoke test lint build bench clean
 
@@ -58,15 +60,13 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 	@echo "==> $(VENV) ready"
 
 demo: $(STAMP) ## start the local stack and run every sample event (RAW=1: raw JSON logs)
-	$(PY) -m local_stack demo $(OUTPUT_FLAGS)
+	$(PY) -m local_stack demo $(strip $(OUTPUT_FLAGS))
 
 stack: $(STAMP) ## run the local stack in the foreground for `make invoke` (Ctrl-C stops it)
 	$(PY) -m local_stack serve
 
 invoke: $(STAMP) ## invoke once: EVENT=, ENV= (SAM env-vars file), PARAMS= (parameter overrides)
-	$(PY) -m local_stack invoke --event "$(EVENT)" --env-vars "$(ENV)" \
-	  $(if $(PARAMS),--parameter-overrides '$(PARAMS)') \
-	  $(if $(wildcard $(STACK_AWS_ENV)),--aws-env $(STACK_AWS_ENV)) $(OUTPUT_FLAGS)
+	$(PY) -m local_stack invoke --event "$(EVENT)" --env-vars "$(ENV)" $(strip $(INVOKE_FLAGS))
 
 # The build comes first: tests/build checks the real deployment artifact.
 test: $(STAMP) build ## sam build, then every test (unit, integration, template, build)

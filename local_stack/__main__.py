@@ -166,6 +166,19 @@ def host_environment(aws_env: Path | None) -> dict[str, str]:
     return host
 
 
+def _local_stack_hint(variables: Mapping[str, str], host: Mapping[str, str]) -> None:
+    """Say so when the env file names the local stack's address but no stack is
+    reachable the way ``make stack`` makes it (the usual first-run surprise)."""
+    uri = variables.get("WEBSOCKET_URI", "")
+    if uri.startswith(("ws://127.0.0.1:", "ws://localhost:")) and not host.get(
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+    ):
+        print(
+            f"note: WEBSOCKET_URI is {uri}, on this machine, but no local Secrets Manager "
+            "is configured: start `make stack` in another terminal first"
+        )
+
+
 def invoke_one(
     template: Path,
     event: Path,
@@ -185,6 +198,7 @@ def invoke_one(
         check_env_vars(document, spec, env_document, env_vars)
     variables = apply_env_vars(spec, env_document)
     host = host_environment(aws_env)
+    _local_stack_hint(variables, host)
     with _invoker(spec, variables, host, raw) as run:
         return 0 if _print_outcome(event.name, run(payload), raw) else FAILED
 
