@@ -396,3 +396,18 @@ def test_invoke_in_a_second_terminal_succeeds_against_serve_and_ctrl_c_stops_it(
     assert process.returncode == 0, rest
     assert rest.strip().endswith("local stack stopped")
     assert not aws_env.exists()
+
+
+def test_invoke_says_to_start_the_stack_when_the_env_file_names_it_but_none_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli._local_stack_hint({"WEBSOCKET_URI": "ws://127.0.0.1:8765/v1"}, {"HOME": "/root"})
+    cli._local_stack_hint(
+        {"WEBSOCKET_URI": "ws://127.0.0.1:8765/v1"},
+        {"AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:4566"},
+    )
+    cli._local_stack_hint({"WEBSOCKET_URI": "wss://stream.example.com/v1"}, {})
+
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    assert "start `make stack` in another terminal first" in lines[0]
