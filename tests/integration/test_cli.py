@@ -28,6 +28,7 @@ from local_stack.invoker import (
     apply_env_vars,
     parse_parameter_overrides,
 )
+from local_stack.serve import read_stack_environment
 
 DIRECT = str(EVENTS / "direct.json")
 
@@ -411,3 +412,19 @@ def test_invoke_says_to_start_the_stack_when_the_env_file_names_it_but_none_runs
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1, lines
     assert "start `make stack` in another terminal first" in lines[0]
+
+
+def test_a_stack_file_left_by_a_stopped_stack_is_ignored(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = write(
+        tmp_path / "aws.json",
+        json.dumps({"pid": gone.pid, "environment": {"AWS_ENDPOINT_URL_SECRETS_MANAGER": "x"}}),
+    )
+    live = write(
+        tmp_path / "live.json",
+        json.dumps({"pid": os.getpid(), "environment": {"AWS_REGION": "us-east-1"}}),
+    )
+
+    assert read_stack_environment(stale) is None
+    assert read_stack_environment(live) == {"AWS_REGION": "us-east-1"}
