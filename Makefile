@@ -1,66 +1,105 @@
-# Everything starts from a fresh clone: the first target that needs the
-# environment creates .venv and installs the pinned dependencies into it.
+# Everything starts from a fresh clone: the first target that needs an
+# environment creates it (python -m venv) and installs the pinned dependencies.
+# `make help` lists the targets.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.txt | cksum | cut -d' ' -f1)
 
-# The Lambda runtime is python3.13: prefer it, fall back to python3 >= 3.11.
+# The Lambda runtime is python3.13: prefer it, fall back to python3 >= 3.11
+# (enough for the local stack and the tests, not for `sam build`).
 BOOTSTRAP_PYTHON ?= $(shell \
 	for c in $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3.13 python3; do \
 	  p=$$(command -v $$c 2>/dev/null) || continue; \
 	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; \
 	done)
+# `sam build` (without a container) validates that the runtime's interpreter,
+# python3.13, is on PATH: nothing else will do.
+RUNTIME_PYTHON ?= $(shell \
+	for c in $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3.13; do \
+	  p=$$(command -v $$c 2>/dev/null) || continue; \
+	  $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo $$p; break; }; \
+	done)
 
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements-sam.txt | cksum | cut -d' ' -f1)
 
+# make invoke EVENT=... ENV=... PARAMS="LogLevel=DEBUG" RAW=1
 EVENT ?= events/direct.json
 ENV ?= events/env.json
+PARAMS ?=
+RAW ?=
+# Written by `make stack` while it runs: how to reach its Secrets Manager.
+STACK_AWS_ENV := .local-stack/aws.json
 
-.PHONY: venv demo test invoke lint build bench clean
+OUTPUT_FLAGS = $(if $(RAW),--raw)
+INVOKE_FLAGS = $(if $(PARAMS),--parameter-overrides '$(PARAMS)') \
+	$(if $(wildcard $(STACK_AWS_ENV)),--aws-env $(STACK_AWS_ENV)) $(OUTPUT_FLAGS)
 
-venv: $(STAMP)
+.PHONY: help venv demo stack invoke test lint build bench clean
+
+help: ## list the targets
+	@echo "usage: make <target> [VARIABLE=value ...]"
+	@echo
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
+	@echo
+	@echo "variables: EVENT=$(EVENT) ENV=$(ENV) PARAMS=\"LogLevel=DEBUG\" RAW=1 (raw JSON log lines)"
+
+venv: $(STAMP) ## create .venv with the pinned development dependencies
 
 $(STAMP): requirements-dev.txt src/requirements.txt
-	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "need python3.13 (or python3 >= 3.11)" >&2; exit 1; }
-	rm -rf $(VENV)
-	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "make: need python3.13 (or python3 >= 3.11) on PATH" >&2; exit 1; }
+	@echo "==> creating $(VENV) with $(BOOTSTRAP_PYTHON)"
+	@rm -rf $(VENV)
+	@$(BOOTSTRAP_PYTHON) -m venv $(VENV)
+	@echo "==> installing requirements-dev.txt into $(VENV) (about a minute on a fresh machine)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+	@echo "==> $(VENV) ready"
 
-demo: $(STAMP)
-	$(PY) -m local_stack demo
+demo: $(STAMP) ## start the local stack and run every sample event (RAW=1: raw JSON logs)
+	$(PY) -m local_stack demo $(strip $(OUTPUT_FLAGS))
+
+stack: $(STAMP) ## run the local stack in the foreground for `make invoke` (Ctrl-C stops it)
+	$(PY) -m local_stack serve
+
+invoke: $(STAMP) ## invoke once: EVENT=, ENV= (SAM env-vars file), PARAMS= (parameter overrides)
+	$(PY) -m local_stack invoke --event "$(EVENT)" --env-vars "$(ENV)" $(strip $(INVOKE_FLAGS))
 
 # The build comes first: tests/build checks the real deployment artifact.
-test: $(STAMP) build
+test: $(STAMP) build ## sam build, then every test (unit, integration, template, build)
+	@echo "==> running the tests"
 	$(PY) -m pytest
 
-invoke: $(STAMP)
-	$(PY) -m local_stack invoke --event $(EVENT) --env-vars $(ENV)
-
-lint: $(STAMP)
+lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
 $(SAM_STAMP): requirements-sam.txt
-	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "need python3.13 (or python3 >= 3.11)" >&2; exit 1; }
-	rm -rf $(SAM_VENV)
-	$(BOOTSTRAP_PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
-	touch $@
+	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "make: need python3.13 (or python3 >= 3.11) on PATH" >&2; exit 1; }
+	@echo "==> creating $(SAM_VENV) for the AWS SAM CLI"
+	@rm -rf $(SAM_VENV)
+	@$(BOOTSTRAP_PYTHON) -m venv $(SAM_VENV)
+	@echo "==> installing the AWS SAM CLI into $(SAM_VENV) (about a minute on a fresh machine)"
+	@$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	@touch $@
+	@echo "==> $(SAM_VENV) ready"
 
 # sam build (no container) needs the runtime's interpreter, python3.13, on PATH.
-build: $(SAM_STAMP)
-	PATH="$(dir $(BOOTSTRAP_PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 \
+build: $(SAM_STAMP) ## sam build into .aws-sam/ (needs python3.13)
+	@test -n "$(RUNTIME_PYTHON)" || { echo "make: sam build needs python3.13 on PATH (the function's runtime); install it, or run 'sam build --use-container' with Docker" >&2; exit 1; }
+	@echo "==> sam build (python3.13: $(RUNTIME_PYTHON))"
+	@PATH="$(dir $(RUNTIME_PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 \
 	  $(SAM_VENV)/bin/sam build --no-cached
 
 # Not a test: our handler against the raw library and the naive script
 # (bench/README.md). Bench-only dependencies go into the same .venv.
-bench: $(STAMP)
+bench: $(STAMP) ## benchmark against the raw library and a naive handler (bench/README.md)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench
 
-clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove the environments, the build and the caches
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local-stack .pytest_cache .mypy_cache .ruff_cache

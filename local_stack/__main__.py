@@ -1,33 +1,55 @@
-"""Command line of the local stack: ``python -m local_stack demo|invoke``."""
+"""Command line of the local stack: ``python -m local_stack demo|invoke|serve``.
+
+I/O at the edge: reads the template, events and env-vars files, starts the
+local servers, prints what happened. A mistake in a file or an option is one
+line on stderr and exit status 2; the function's own failure is exit status 1.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from .console import LineFilter, human_line, pretty
 from .invoker import (
     EVENTS,
     TEMPLATE,
     FunctionSpec,
+    InputError,
     apply_env_vars,
+    check_env_vars,
+    check_parameter_overrides,
     environment,
     invoke,
     load_function,
+    parse_parameter_overrides,
     read_json,
+    read_template,
 )
 from .runtime import RuntimeInvoker, awslambdaric_version
 
 DEMO_SECRET_NAME = "demo/websocket-token"
+# Exit statuses: the function answered with a failure / the command was misused.
+FAILED = 1
+USAGE = 2
 
 
-def _print_outcome(name: str, outcome: Any) -> bool:
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its mistakes on one line instead of usage plus error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: {message} (see --help)\n")
+
+
+def _print_outcome(name: str, outcome: Any, raw: bool = True) -> bool:
     """Print one invocation's answer; return whether it succeeded."""
     if isinstance(outcome, dict) and "statusCode" in outcome:
         ok = bool(outcome["statusCode"] == 200)
@@ -36,21 +58,43 @@ def _print_outcome(name: str, outcome: Any) -> bool:
         ok = isinstance(outcome, dict) and outcome.get("ok") is True
         shown = outcome
     print(f"--- {name}: {'OK' if ok else 'FAILED'}", flush=True)
-    print(json.dumps(shown, indent=2), flush=True)
+    print(json.dumps(shown, indent=2) if raw else pretty(shown), flush=True)
     return ok
+
+
+def _raw_line(line: str) -> str:
+    # The runtime's text-format errors join their lines with "\r" for CloudWatch.
+    return line.replace("\r", "\n")
 
 
 @contextmanager
 def _invoker(
-    spec: FunctionSpec, variables: Mapping[str, str], process_environment: Mapping[str, str]
+    spec: FunctionSpec,
+    variables: Mapping[str, str],
+    process_environment: Mapping[str, str],
+    raw: bool,
 ) -> Iterator[Callable[[Any], Any]]:
     """``event -> outcome``: inside AWS's runtime client where it is installed
     (a Linux-only wheel), else in this process."""
+    shown = _raw_line if raw else human_line
+    # What Lambda derives from LoggingConfig (the LogLevel parameter) for the runtime.
+    logging_environment = {"AWS_LAMBDA_LOG_LEVEL": spec.log_level} if spec.log_level else {}
     version = awslambdaric_version()
     if version is None:
         print("runtime: in-process (awslambdaric not installed)", flush=True)
-        with environment(process_environment):
-            yield lambda event: invoke(spec, event, variables)
+        with environment({**process_environment, **logging_environment}):
+
+            def run_here(event: Any) -> Any:
+                # The handler's loggers write to sys.stdout as they are created
+                # (on the first import), so the filter has to be in place then.
+                real_stdout = sys.stdout
+                sys.stdout = LineFilter(real_stdout, shown)
+                try:
+                    return invoke(spec, event, variables)
+                finally:
+                    sys.stdout = real_stdout
+
+            yield run_here
         return
     print(f"runtime: awslambdaric {version} (the AWS Lambda runtime interface client)", flush=True)
     with RuntimeInvoker(spec, variables, process_environment) as runtime:
@@ -58,18 +102,25 @@ def _invoker(
         def run(event: Any) -> Any:
             invocation = runtime.invoke(event)
             for line in invocation.log_lines:
-                # The runtime's text-format errors join their lines with "\r" for CloudWatch.
-                print(line.replace("\r", "\n"), flush=True)
+                text = shown(line)
+                if text is not None:
+                    print(text, flush=True)
             return invocation.payload
 
         yield run
 
 
-def demo(template: Path) -> int:
+def _quiet_local_servers() -> None:
+    # werkzeug logs every request moto serves; the function's output says more.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def demo(template: Path, raw: bool) -> int:
     """Start the local stack and run every sample event through the handler."""
     from .secrets_manager import LocalSecretsManager
     from .websocket_server import LocalWebSocketServer
 
+    _quiet_local_servers()
     token = secrets.token_urlsafe(32)
     spec = load_function(template)
     base = apply_env_vars(spec, read_json(EVENTS / "env.json"))
@@ -85,42 +136,121 @@ def demo(template: Path) -> int:
             f"local stack: Secrets Manager {secrets_manager.endpoint_url}, WebSocket {server.uri}"
         )
         results = []
-        with _invoker(spec, variables, secrets_manager.environment) as run:
+        with _invoker(spec, variables, secrets_manager.environment, raw) as run:
             for event_file in sorted(EVENTS.glob("*.json")):
                 if event_file.name == "env.json":
                     continue
-                results.append(_print_outcome(event_file.name, run(read_json(event_file))))
+                results.append(_print_outcome(event_file.name, run(read_json(event_file)), raw))
     print(f"demo: {sum(results)} of {len(results)} sample events succeeded")
-    return 0 if results and all(results) else 1
+    return 0 if results and all(results) else FAILED
 
 
-def invoke_one(template: Path, event: Path, env_vars: Path | None) -> int:
-    """Invoke once against whatever endpoint and secret the env file names."""
-    spec = load_function(template)
-    variables = apply_env_vars(spec, read_json(env_vars) if env_vars else {})
-    # What the host's AWS SDK would use (profile, credentials, endpoints), as
-    # ``sam local invoke`` passes them on; the runtime's own variables stay Lambda's.
+def host_environment(aws_env: Path | None) -> dict[str, str]:
+    """What the host's AWS SDK would use (profile, credentials, endpoints), as
+    ``sam local invoke`` passes them on, then a running ``serve``'s endpoint;
+    the runtime's own variables stay Lambda's."""
     host = {
         name: value
         for name, value in os.environ.items()
         if (name.startswith("AWS_") and not name.startswith("AWS_LAMBDA_")) or name == "HOME"
     }
-    with _invoker(spec, variables, host) as run:
-        return 0 if _print_outcome(event.name, run(read_json(event))) else 1
+    if aws_env is not None:
+        from .serve import read_stack_environment
+
+        stack = read_stack_environment(aws_env)
+        if stack is None:
+            print(f"note: ignoring {aws_env}: the local stack that wrote it has stopped")
+        else:
+            print(f"local stack: Secrets Manager {stack['AWS_ENDPOINT_URL_SECRETS_MANAGER']}")
+            host.update(stack)
+    return host
+
+
+def _local_stack_hint(variables: Mapping[str, str], host: Mapping[str, str]) -> None:
+    """Say so when the env file names the local stack's address but no stack is
+    reachable the way ``make stack`` makes it (the usual first-run surprise)."""
+    uri = variables.get("WEBSOCKET_URI", "")
+    if uri.startswith(("ws://127.0.0.1:", "ws://localhost:")) and not host.get(
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+    ):
+        print(
+            f"note: WEBSOCKET_URI is {uri}, on this machine, but no local Secrets Manager "
+            "is configured: start `make stack` in another terminal first"
+        )
+
+
+def invoke_one(
+    template: Path,
+    event: Path,
+    env_vars: Path | None,
+    parameter_overrides: str | None = None,
+    aws_env: Path | None = None,
+    raw: bool = False,
+) -> int:
+    """Invoke once against whatever endpoint and secret the env file names."""
+    document = read_template(template)
+    overrides = parse_parameter_overrides(parameter_overrides or "")
+    check_parameter_overrides(document, overrides)
+    spec = load_function(template, parameter_overrides=overrides)
+    payload = read_json(event)
+    env_document = read_json(env_vars) if env_vars else {}
+    if env_vars:
+        check_env_vars(document, spec, env_document, env_vars)
+    variables = apply_env_vars(spec, env_document)
+    host = host_environment(aws_env)
+    _local_stack_hint(variables, host)
+    with _invoker(spec, variables, host, raw) as run:
+        return 0 if _print_outcome(event.name, run(payload), raw) else FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_stack")
-    parser.add_argument("--template", type=Path, default=TEMPLATE)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="run every sample event against the local stack")
+    parser = _Parser(prog="python -m local_stack", description=__doc__.splitlines()[0])
+    parser.add_argument("--template", type=Path, default=TEMPLATE, help="the SAM template")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    raw_help = "print the function's log lines as raw JSON, exactly as CloudWatch receives them"
+    shown = commands.add_parser("demo", help="run every sample event against the local stack")
+    shown.add_argument("--raw", action="store_true", help=raw_help)
     one = commands.add_parser("invoke", help="invoke once with an event and an env-vars file")
-    one.add_argument("--event", type=Path, required=True)
-    one.add_argument("--env-vars", type=Path)
+    one.add_argument("--event", "-e", type=Path, required=True, help="the event (JSON file)")
+    one.add_argument(
+        "--env-vars", "-n", type=Path, help="SAM's env-vars file: Parameters and per-function keys"
+    )
+    one.add_argument(
+        "--parameter-overrides",
+        metavar="'Name=Value ...'",
+        help="template parameters, in SAM's syntax (e.g. 'LogLevel=DEBUG')",
+    )
+    one.add_argument(
+        "--aws-env",
+        type=Path,
+        help="the file a running `serve` writes: reach its Secrets Manager",
+    )
+    one.add_argument("--raw", action="store_true", help=raw_help)
+    serve = commands.add_parser(
+        "serve", help="run the local stack in the foreground, as events/env.json names it"
+    )
+    from .serve import add_arguments
+
+    add_arguments(serve)
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo(args.template)
-    return invoke_one(args.template, args.event, args.env_vars)
+    try:
+        if args.command == "demo":
+            return demo(args.template, args.raw)
+        if args.command == "serve":
+            from .serve import serve as run_stack
+
+            return run_stack(args)
+        return invoke_one(
+            args.template,
+            args.event,
+            args.env_vars,
+            args.parameter_overrides,
+            args.aws_env,
+            args.raw,
+        )
+    except InputError as exc:
+        print(f"{parser.prog} {args.command}: {exc}", file=sys.stderr)
+        return USAGE
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shlex
 import sys
 import time
 import uuid
@@ -31,6 +32,11 @@ TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+
+
+class InputError(ValueError):
+    """A file or option the user gave cannot be used; the message is one sentence
+    naming it and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,8 @@ def load_function(
     parameter_overrides: Mapping[str, str] | None = None,
 ) -> FunctionSpec:
     """Read a function from a SAM template (the only one, or ``logical_id``)."""
-    document = yaml_parse(template.read_text())
-    functions = {
-        name: resource
-        for name, resource in document.get("Resources", {}).items()
-        if resource.get("Type") == "AWS::Serverless::Function"
-    }
+    document = read_template(template)
+    functions = template_functions(document)
     if logical_id is None:
         if len(functions) != 1:
             raise ValueError(f"name one of the template's functions: {sorted(functions)}")
@@ -107,6 +109,109 @@ def load_function(
         log_format=str(logging_config.get("LogFormat", "Text")),
         log_level=str(application_log_level) if application_log_level else None,
     )
+
+
+def read_template(template: Path) -> dict[str, Any]:
+    """The SAM template as a document (its ``!Ref`` short forms expanded)."""
+    try:
+        document = yaml_parse(template.read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read the template {template}: {exc.strerror}") from None
+    if not isinstance(document, dict):
+        raise InputError(f"{template} is not a SAM template")
+    return document
+
+
+def template_functions(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The template's ``AWS::Serverless::Function`` resources by logical id."""
+    return {
+        name: resource
+        for name, resource in (document.get("Resources") or {}).items()
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function"
+    }
+
+
+def parse_parameter_overrides(text: str) -> dict[str, str]:
+    """``--parameter-overrides`` in SAM's syntax: ``Key=Value`` pairs separated by
+    spaces (shell quoting for values with spaces), or CloudFormation's
+    ``ParameterKey=Key,ParameterValue=Value``."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise InputError(f"--parameter-overrides: {exc} in {text!r}") from None
+    overrides = {}
+    for word in words:
+        if word.startswith("ParameterKey="):
+            fields = dict(part.partition("=")[::2] for part in word.split(",", 1))
+            if set(fields) != {"ParameterKey", "ParameterValue"}:
+                raise InputError(
+                    f"--parameter-overrides: {word!r} is not ParameterKey=Name,ParameterValue=Value"
+                )
+            name, value = fields["ParameterKey"], fields["ParameterValue"]
+        else:
+            name, equals, value = word.partition("=")
+            if not equals or not name:
+                raise InputError(f"--parameter-overrides: {word!r} is not Name=Value")
+        overrides[name] = value
+    return overrides
+
+
+def check_parameter_overrides(document: Mapping[str, Any], overrides: Mapping[str, str]) -> None:
+    """Refuse what CloudFormation would refuse: an unknown parameter, or a value
+    outside its ``AllowedValues``."""
+    parameters = document.get("Parameters") or {}
+    for name, value in overrides.items():
+        if name not in parameters:
+            raise InputError(
+                f"--parameter-overrides: the template has no parameter {name!r} "
+                f"(it has {', '.join(sorted(parameters))})"
+            )
+        allowed = [str(choice) for choice in parameters[name].get("AllowedValues", [])]
+        if allowed and value not in allowed:
+            raise InputError(
+                f"--parameter-overrides: {name} must be one of {', '.join(allowed)}, not {value!r}"
+            )
+
+
+# Variables people reach for to change the log level; in Lambda the function's
+# LoggingConfig (the LogLevel parameter) sets AWS_LAMBDA_LOG_LEVEL, which wins.
+_LOG_LEVEL_VARIABLES = {"LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL"}
+
+
+def check_env_vars(
+    document: Mapping[str, Any], spec: FunctionSpec, env_vars: Any, source: Path
+) -> None:
+    """Refuse an ``--env-vars`` document that would not do what it says: not
+    SAM's shape, a key that is neither ``Parameters`` nor one of the template's
+    functions, or a variable the function does not declare (which
+    ``sam local invoke`` silently ignores)."""
+    if not isinstance(env_vars, dict):
+        raise InputError(f"{source} must be a JSON object of function names (SAM's --env-vars)")
+    functions = template_functions(document)
+    for scope, variables in env_vars.items():
+        if scope != "Parameters" and scope not in functions:
+            raise InputError(
+                f'{source} names {scope!r}, which is neither "Parameters" nor a function '
+                f"of the template ({', '.join(sorted(functions))})"
+            )
+        if not isinstance(variables, dict):
+            raise InputError(f"{source}: {scope!r} must map variable names to values")
+        if scope not in ("Parameters", spec.logical_id):
+            continue
+        for name, value in variables.items():
+            if name not in spec.environment and name in _LOG_LEVEL_VARIABLES:
+                raise InputError(
+                    f"{source} sets {name}, but the log level is the template's LogLevel "
+                    "parameter: use --parameter-overrides LogLevel=DEBUG "
+                    '(make invoke PARAMS="LogLevel=DEBUG")'
+                )
+            if name not in spec.environment:
+                raise InputError(
+                    f"{source} sets {name} for {scope}, which the template does not declare "
+                    "for the function (sam local invoke would silently ignore it)"
+                )
+            if isinstance(value, dict | list):
+                raise InputError(f"{source}: {name} must be a string, number or boolean")
 
 
 def apply_env_vars(spec: FunctionSpec, env_vars: Mapping[str, Any]) -> dict[str, str]:
@@ -187,4 +292,16 @@ def invoke(spec: FunctionSpec, event: Any, variables: Mapping[str, str]) -> Any:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+    """The JSON document in ``path``; :class:`InputError` names the file otherwise."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None

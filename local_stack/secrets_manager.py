@@ -69,9 +69,11 @@ class _Replay:
 
 
 class LocalSecretsManager:
-    """A moto server on a free port of 127.0.0.1, in a background thread."""
+    """A moto server on 127.0.0.1 (a free port unless ``port`` is given), in a
+    background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, port: int = 0) -> None:
+        self.port = port
         self._gate = _Gate(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer | None = None
         self._background: BackgroundServer | None = None
@@ -101,7 +103,7 @@ class LocalSecretsManager:
         self._gate.denied.add(secret_id)
 
     def start(self) -> LocalSecretsManager:
-        self._server = make_server("127.0.0.1", 0, self._gate, threaded=True)
+        self._server = make_server("127.0.0.1", self.port, self._gate, threaded=True)
         self._background = BackgroundServer(self._server, "local-secrets-manager")
         return self
 

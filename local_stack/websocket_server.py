@@ -121,11 +121,18 @@ def _decode(frame: str | bytes) -> Any:
 
 
 class LocalWebSocketServer:
-    """The server, running in a background thread until :meth:`stop`."""
+    """The server, running in a background thread until :meth:`stop`, on a free
+    port of 127.0.0.1 unless ``port`` is given."""
 
     def __init__(
-        self, token: str, *, scheme: str = "Bearer", ssl_context: ssl.SSLContext | None = None
+        self,
+        token: str,
+        *,
+        scheme: str = "Bearer",
+        ssl_context: ssl.SSLContext | None = None,
+        port: int = 0,
     ) -> None:
+        self.port = port
         self.token = token
         self.scheme = scheme
         self.redirect_to: str | None = None
@@ -145,7 +152,7 @@ class LocalWebSocketServer:
         self._server = serve(
             self._serve,
             "127.0.0.1",
-            0,
+            self.port,
             ssl=self._ssl_context,
             process_request=self._check,
             compression=None,

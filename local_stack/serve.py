@@ -1,0 +1,248 @@
+"""``python -m local_stack serve`` (``make stack``): the local stack, in the foreground.
+
+I/O at the edge. Serves what an env-vars file (``events/env.json`` by default)
+names, so that ``make invoke`` in another terminal succeeds with that same
+file: the WebSocket server on the port of its ``WEBSOCKET_URI``, moto's
+Secrets Manager on a fixed port with the secret ``TOKEN_SECRET_ID`` holding a
+fresh random token. The function reaches Secrets Manager through boto3's
+``AWS_ENDPOINT_URL_SECRETS_MANAGER``, a host setting rather than a function
+variable, so it goes into a small file (``.local-stack/aws.json``) that
+``invoke --aws-env`` reads for as long as this process runs. Ctrl-C (or
+SIGTERM) stops the servers and removes the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .invoker import (
+    EVENTS,
+    ROOT,
+    InputError,
+    apply_env_vars,
+    check_env_vars,
+    load_function,
+    read_json,
+    read_template,
+)
+
+# LocalStack's well-known edge port, so tools already pointed at a local AWS
+# endpoint find this one too.
+SECRETS_MANAGER_PORT = 4566
+STACK_ENVIRONMENT = ROOT / ".local-stack" / "aws.json"
+_LOOPBACK = {"127.0.0.1", "localhost"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env-vars",
+        "-n",
+        type=Path,
+        default=EVENTS / "env.json",
+        help="the env-vars file to serve: its WEBSOCKET_URI port and TOKEN_SECRET_ID "
+        "(default: events/env.json)",
+    )
+    parser.add_argument(
+        "--secrets-manager-port",
+        type=int,
+        default=SECRETS_MANAGER_PORT,
+        help=f"port of Secrets Manager on 127.0.0.1 (default: {SECRETS_MANAGER_PORT})",
+    )
+    parser.add_argument(
+        "--aws-env",
+        type=Path,
+        default=STACK_ENVIRONMENT,
+        help="where to write the endpoint for `invoke --aws-env` (default: .local-stack/aws.json)",
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the stack until Ctrl-C; 0 after a clean stop, 1 if it cannot start."""
+    from .secrets_manager import LocalSecretsManager
+    from .websocket_server import LocalWebSocketServer
+
+    document = read_template(args.template)
+    spec = load_function(args.template)
+    args.env_vars, args.aws_env = Path(_shown(args.env_vars)), Path(_shown(args.aws_env))
+    env_document = read_json(args.env_vars)
+    check_env_vars(document, spec, env_document, args.env_vars)
+    variables = apply_env_vars(spec, env_document)
+    websocket_port = _websocket_port(variables.get("WEBSOCKET_URI", ""), args.env_vars)
+    secret_name = _secret_name(variables.get("TOKEN_SECRET_ID", ""), args.env_vars)
+
+    for port, what in (
+        (websocket_port, f"the WebSocket server ({args.env_vars} names it in WEBSOCKET_URI)"),
+        (args.secrets_manager_port, "Secrets Manager (--secrets-manager-port)"),
+    ):
+        if port and not _port_is_free(port):
+            return _port_in_use(port, what)
+
+    import logging
+
+    # werkzeug logs every request moto serves; a quiet terminal reads better.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    token = secrets.token_urlsafe(32)
+    scheme = variables.get("AUTH_SCHEME") or "Bearer"
+    field = variables.get("TOKEN_SECRET_FIELD") or "token"
+    stopping = threading.Event()
+    try:
+        secrets_manager = LocalSecretsManager(port=args.secrets_manager_port).start()
+    except (OSError, SystemExit):
+        # werkzeug reports a busy port itself and exits; the probe above makes
+        # this the rare race with another program.
+        return _port_in_use(args.secrets_manager_port, "Secrets Manager")
+    try:
+        try:
+            server = LocalWebSocketServer(token, scheme=scheme, port=websocket_port).start()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            return _port_in_use(websocket_port, "the WebSocket server")
+        try:
+            secrets_manager.put_secret(secret_name, json.dumps({field: token}))
+            _write_stack_environment(args.aws_env, secrets_manager.environment)
+            _announce(args, server.uri, secrets_manager.endpoint_url, secret_name, env_document)
+            # Both signals end the wait the same way; SIGINT explicitly, because
+            # a shell starting us in the background has it ignored.
+            previous = {
+                number: signal.signal(number, lambda *_: stopping.set())
+                for number in (signal.SIGINT, signal.SIGTERM)
+            }
+            try:
+                stopping.wait()
+            finally:
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
+        finally:
+            _remove_stack_environment(args.aws_env)
+            server.stop()
+    finally:
+        secrets_manager.stop()
+    print("\nlocal stack stopped", flush=True)
+    return 0
+
+
+def read_stack_environment(path: Path) -> dict[str, str] | None:
+    """The host variables a running ``serve`` wrote to ``path``, or None when
+    the process that wrote them is gone."""
+    document: Any = read_json(path)
+    if not (
+        isinstance(document, dict)
+        and isinstance(document.get("pid"), int)
+        and isinstance(document.get("environment"), dict)
+    ):
+        raise InputError(f"{path} was not written by `python -m local_stack serve`")
+    if not _is_running(document["pid"]):
+        return None
+    return {str(name): str(value) for name, value in document["environment"].items()}
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the user would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _websocket_port(uri: str, source: Path) -> int:
+    parts = urlsplit(uri)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "ws" or parts.hostname not in _LOOPBACK or not port:
+        raise InputError(
+            f"WEBSOCKET_URI in {source} must be ws://127.0.0.1:<port>/... for the local "
+            f"stack, not {uri!r}"
+        )
+    return port
+
+
+def _secret_name(secret_id: str, source: Path) -> str:
+    if not secret_id or secret_id.startswith("arn:"):
+        raise InputError(
+            f"TOKEN_SECRET_ID in {source} must be a secret name for the local stack "
+            f"(e.g. demo/websocket-token), not {secret_id!r}"
+        )
+    return secret_id
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind: a port in TIME_WAIT is free, a listening one is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_in_use(port: int, what: str) -> int:
+    print(
+        f"serve: port {port} on 127.0.0.1, for {what}, is in use (is `make stack` "
+        "already running?)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 1
+
+
+def _write_stack_environment(path: Path, environment: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The folder ignores itself, as .pytest_cache does: nothing in it is for git.
+    (path.parent / ".gitignore").write_text("*\n")
+    path.write_text(json.dumps({"pid": os.getpid(), "environment": environment}, indent=2) + "\n")
+
+
+def _remove_stack_environment(path: Path) -> None:
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _announce(
+    args: argparse.Namespace,
+    websocket_uri: str,
+    secrets_manager_url: str,
+    secret_name: str,
+    env_document: Any,
+) -> None:
+    lines = [
+        f"local stack, serving {args.env_vars}:",
+        f"  WebSocket        {websocket_uri}  (bearer token checked; any path answers "
+        "ping and subscribe)",
+        f"  Secrets Manager  {secrets_manager_url}  secret {secret_name!r} holds a fresh "
+        "random token",
+        f"  wrote {args.aws_env}: `make invoke` reads it to reach this Secrets Manager",
+        "",
+        f"the env-vars file ({args.env_vars}):",
+        json.dumps(env_document, indent=2),
+        "",
+        "ready: run `make invoke` in another terminal; Ctrl-C stops the stack",
+    ]
+    print("\n".join(lines), flush=True)
