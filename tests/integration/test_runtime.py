@@ -269,7 +269,7 @@ def test_invoke_command_says_which_runtime_it_used(
     env_vars.write_text(json.dumps({"Parameters": function_env}))
 
     status = cli.main(
-        ["invoke", "--event", str(EVENTS / "direct.json"), "--env-vars", str(env_vars)]
+        ["invoke", "--raw", "--event", str(EVENTS / "direct.json"), "--env-vars", str(env_vars)]
     )
 
     output = capfd.readouterr().out
