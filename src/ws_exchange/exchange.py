@@ -53,12 +53,14 @@ from .redaction import scrubber
 
 CLOSE_TIMEOUT_SECONDS = 2.0
 USER_AGENT = "websocket-exchange-lambda"
-# Python objects take far more memory than the JSON text they decode from (an
-# empty list: 3 bytes of text, 64 bytes of memory). Replies are also charged an
-# estimate of their decoded size, so that no server can exhaust a 128 MB
-# function within MAX_RESULT_BYTES; ordinary JSON stays far below this.
-MEMORY_BUDGET_BYTES = 40 * 1024 * 1024
-_BYTES_PER_ELEMENT = 48
+# Python objects take far more memory than the JSON text they decode from: an
+# empty list is 3 bytes of text and 64 bytes of memory, and ordinary replies
+# take about 10 times their text. Replies are also charged an estimate of their
+# decoded size (64 bytes per value), so that no server can exhaust a 128 MB
+# function within MAX_RESULT_BYTES. Measured peaks (tests/integration/test_memory.py):
+# 4 MiB of ordinary replies fit; the costliest floods stop below 100 MiB of RSS.
+MEMORY_BUDGET_BYTES = 48 * 1024 * 1024
+_BYTES_PER_VALUE = 64
 
 log = logging.getLogger(__name__)
 WEBSOCKETS_LOGGER = logging.getLogger("websockets.client")
@@ -430,8 +432,8 @@ def _keep(frame: str | bytes, plan: Plan, progress: Progress) -> Any:
 def _memory_estimate(frame: str | bytes) -> int:
     if isinstance(frame, bytes):
         return len(frame) * 2
-    elements = frame.count(",") + frame.count("[") + frame.count("{")
-    return len(frame) + elements * _BYTES_PER_ELEMENT
+    values = frame.count(",") + frame.count(":") + frame.count("[") + frame.count("{")
+    return len(frame) + values * _BYTES_PER_VALUE
 
 
 def _closed_error(exc: WebSocketClosed, config: Config) -> ExchangeError:
