@@ -127,6 +127,8 @@ async def open_connection(
     the MAX_ATTEMPTS budget: the secret may have been rotated, a token revoked.
     """
     config = plan.config
+    # A deployer may have put a key in WEBSOCKET_URI's query string itself.
+    scrubber.remember_configured(_query_values(config.websocket_uri))
     started = time.perf_counter()
     try:
         prepared = _credentials(config, store, deadline, progress, refresh=False)
@@ -189,8 +191,6 @@ def _credentials(
     finally:
         progress.secret_ms += _ms_since(started)
     scrubber.remember(prepared.credentials)
-    # A deployer may have put a key in WEBSOCKET_URI's query string itself.
-    scrubber.remember(_query_values(prepared.handshake.uri))
     return prepared
 
 
@@ -416,7 +416,13 @@ def _keep(frame: str | bytes, plan: Plan, progress: Progress) -> Any:
         )
     frame = scrubber.scrub_frame(frame)
     reply = framing.decode(frame)
-    if isinstance(frame, str) and scrubber.may_hide_credentials(frame):
+    if isinstance(frame, bytes):
+        # Base64 can spell a credential too (an alphanumeric key, crafted bytes).
+        reply = scrubber.scrub_value(reply)
+    elif reply is frame:
+        # Kept as text (not strict JSON): its escapes may still spell a credential.
+        reply = scrubber.scrub_escaped_text(frame)
+    elif scrubber.may_hide_credentials(frame):
         reply = scrubber.scrub_value(reply)
     size = len(framing.dumps(reply).encode("utf-8"))
     if progress.received_bytes + size > plan.result_budget:

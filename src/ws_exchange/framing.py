@@ -101,15 +101,19 @@ def check_outgoing(message: Any) -> int:
 
 
 def _check_nesting(value: Any) -> None:
-    # Iterative: the point is to refuse what would exhaust recursion.
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    # Iterative: the point is to refuse what would exhaust recursion. Only
+    # containers are stacked: a 5 MB list of numbers is a loop, not 2 million tuples.
+    if not isinstance(value, Mapping | list):
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, Mapping | list):
-            if depth >= MAX_NESTING:
-                raise ValueError(f"is nested deeper than {MAX_NESTING} levels")
-            children = item.values() if isinstance(item, Mapping) else item
-            stack.extend((child, depth + 1) for child in children)
+        if depth > MAX_NESTING:
+            raise ValueError(f"is nested deeper than {MAX_NESTING} levels")
+        children = item.values() if isinstance(item, Mapping) else item
+        for child in children:
+            if isinstance(child, Mapping | list):
+                stack.append((child, depth + 1))
 
 
 def decode(frame: str | bytes) -> Any:

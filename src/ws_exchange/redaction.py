@@ -30,8 +30,6 @@ from typing import Any
 REDACTED = "[redacted]"
 # Credentials from before a rotation stay scrubbed for a while.
 _REMEMBERED = 32
-# Shorter strings are common words and numbers, not credentials any mode makes.
-_SHORTEST = 3
 
 _NAMED_VALUE = re.compile(
     r"""((?:proxy-)?authorization|x-amz-security-token|x-amz-signature|(?:set-)?cookie)"""
@@ -39,6 +37,15 @@ _NAMED_VALUE = re.compile(
     re.IGNORECASE,
 )
 _QUERY_VALUE = re.compile(r"([?&][^=&\s#?]*=)[^&\s#\"']*")
+# JSON string escapes, to see what a text spells once they are read.
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
+_SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    if match.group(1) is not None:
+        return chr(int(match.group(1), 16))
+    return _SIMPLE_ESCAPES.get(match.group(2), match.group(2))
 
 
 class Scrubber:
@@ -46,13 +53,23 @@ class Scrubber:
 
     def __init__(self) -> None:
         self._credentials: OrderedDict[str, None] = OrderedDict()
+        # Values of the configured URI's query string: replaced, not accumulated,
+        # so that however many there are, they never push a credential out.
+        self._configured: frozenset[str] = frozenset()
         self._sorted: tuple[str, ...] = ()
+
+    def remember_configured(self, values: Iterable[str]) -> None:
+        """Scrub ``values`` (from the configuration) from every later output."""
+        configured = frozenset(value for value in values if value)
+        if configured != self._configured:
+            self._configured = configured
+            self._sort()
 
     def remember(self, credentials: Iterable[str]) -> None:
         """Scrub each of ``credentials`` from every later output."""
         changed = False
         for credential in credentials:
-            if len(credential) < _SHORTEST:
+            if not credential:
                 continue
             if credential in self._credentials:
                 self._credentials.move_to_end(credential)
@@ -62,12 +79,17 @@ class Scrubber:
             if len(self._credentials) > _REMEMBERED:
                 self._credentials.popitem(last=False)
         if changed:
-            # Longest first, so that "Bearer <token>" goes whole before "<token>" alone.
-            self._sorted = tuple(sorted(self._credentials, key=len, reverse=True))
+            self._sort()
+
+    def _sort(self) -> None:
+        # Longest first, so that "Bearer <token>" goes whole before "<token>" alone.
+        known = {*self._credentials, *self._configured}
+        self._sorted = tuple(sorted(known, key=len, reverse=True))
 
     def forget_all(self) -> None:
         """Forget every remembered credential (tests)."""
         self._credentials.clear()
+        self._configured = frozenset()
         self._sorted = ()
 
     def scrub_text(self, text: str) -> str:
@@ -101,15 +123,49 @@ class Scrubber:
         """Whether a decoded ``frame`` could hold a credential its text does not show."""
         return bool(self._sorted) and "\\" in frame
 
+    def scrub_escaped_text(self, text: str) -> str:
+        """``text`` (a reply kept as text) without credentials spelled with JSON escapes.
+
+        When the escapes spell one, the text is kept with its escapes read (and any
+        lone surrogate written back as an escape, so that it stays UTF-8).
+        """
+        if not self.may_hide_credentials(text):
+            return text
+        unescaped = _JSON_ESCAPE.sub(_unescape, text)
+        scrubbed = self.scrub_text(unescaped)
+        if scrubbed == unescaped:
+            return text
+        return scrubbed.encode("utf-8", "backslashreplace").decode("utf-8")
+
     def scrub_value(self, value: Any) -> Any:
-        """A decoded JSON value with every string (and key) scrubbed."""
-        if isinstance(value, str):
-            return self.scrub_text(value)
-        if isinstance(value, list):
-            return [self.scrub_value(item) for item in value]
-        if isinstance(value, dict):
-            return {self.scrub_text(k): self.scrub_value(v) for k, v in value.items()}
-        return value
+        """A decoded JSON value with every string (and key) scrubbed.
+
+        Iterative: a reply may nest as deep as the JSON decoder allows, far deeper
+        than Python's recursion limit.
+        """
+        if not isinstance(value, list | dict):
+            return self.scrub_text(value) if isinstance(value, str) else value
+        # (item, the copy to put its scrubbed form in, at which key or index):
+        # copies are built top-down, each slot filled when its item is popped.
+        result: list[Any] = [None]
+        stack: list[tuple[Any, Any, Any]] = [(value, result, 0)]
+        while stack:
+            item, parent, key = stack.pop()
+            if isinstance(item, str):
+                item = self.scrub_text(item)
+            elif isinstance(item, list):
+                copy: Any = [None] * len(item)
+                stack.extend((child, copy, index) for index, child in enumerate(item))
+                item = copy
+            elif isinstance(item, dict):
+                copy = {}
+                for name, child in item.items():
+                    scrubbed = self.scrub_text(name)
+                    copy[scrubbed] = None
+                    stack.append((child, copy, scrubbed))
+                item = copy
+            parent[key] = item
+        return result[0]
 
 
 scrubber = Scrubber()

@@ -68,20 +68,25 @@ def response_size(answer: dict[str, Any]) -> int:
 
 
 def fit_response(
-    result: dict[str, Any], error: ExchangeError | None, content_bytes: int
+    result: dict[str, Any], error: ExchangeError | None, content_bytes: int, *, is_api: bool
 ) -> tuple[dict[str, Any], ExchangeError | None]:
     """``result`` and ``error``, with replies dropped from the end if the answer
     would not fit Lambda's response limit (then the error is ``message_too_large``).
 
     The replies are already bounded by MAX_RESULT_BYTES as they arrive; this is
-    the last guarantee, for what escaping adds when the result becomes an API body.
-    ``content_bytes`` is the size of the sent and received messages as compact
-    JSON: escaping at most doubles it, so a small result is not measured.
+    the last guarantee, for what the runtime's separators add to a result, and
+    escaping to an API body. ``content_bytes`` is the size of the sent and
+    received messages as compact JSON: neither at most doubles it, so a small
+    result is not measured.
     """
     if 2 * content_bytes + RESULT_OVERHEAD_BYTES <= RESPONSE_LIMIT_BYTES:
         return result, error
+
+    def size() -> int:
+        return response_size(api_response(result, error) if is_api else result)
+
     received = result["received"]
-    while received and response_size(api_response(result, error)) > RESPONSE_LIMIT_BYTES:
+    while received and size() > RESPONSE_LIMIT_BYTES:
         del received[len(received) * 9 // 10 :]
         if not isinstance(error, MessageTooLarge):
             error = MessageTooLarge(

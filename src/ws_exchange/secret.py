@@ -68,7 +68,9 @@ class _CountingSecretsProvider(SecretsProvider):
         super().__init__(boto3_client=client)
         self.fetches = 0
         self.timeout = 0.0
-        self._worker = ThreadPoolExecutor(max_workers=2, thread_name_prefix="secrets-manager")
+        # Room for reads abandoned at earlier deadlines, which finish on their own
+        # within botocore's timeouts, beside the one this invocation needs.
+        self._worker = ThreadPoolExecutor(max_workers=8, thread_name_prefix="secrets-manager")
 
     def _get(self, name: str, **sdk_options: Any) -> str | bytes:
         self.fetches += 1

@@ -86,7 +86,9 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         total_ms=_ms_since(started),
     )
     sent_bytes = plan.sent_bytes if plan else 0
-    result, error = fit_response(result, error, sent_bytes + progress.received_bytes)
+    result, error = fit_response(
+        result, error, sent_bytes + progress.received_bytes, is_api=trigger.is_api
+    )
     observability.record(result, error, trigger)
     if trigger.is_api:
         return api_response(result, error)
@@ -105,7 +107,9 @@ def make_plan(config: Config, request: Request) -> Plan:
         messages, sent_bytes = (config.default_message,), config.default_message_bytes
     else:
         messages, sent_bytes = request.messages, request.message_bytes
-    room = RESPONSE_LIMIT_BYTES - RESULT_OVERHEAD_BYTES - sent_bytes
+    # The result echoes the messages in `sent`; the runtime's separators (", ",
+    # ": ") and an API body's escapes make them up to half again, or twice, as large.
+    room = RESPONSE_LIMIT_BYTES - RESULT_OVERHEAD_BYTES - sent_bytes * 3 // 2
     if room <= 0:
         raise InvalidRequest(
             f"The messages total {sent_bytes} bytes: a result echoing them would not fit "

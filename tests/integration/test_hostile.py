@@ -465,3 +465,26 @@ def test_a_flood_of_buffered_replies_cannot_hold_the_answer_past_the_deadline(
 
 def test_the_safety_margin_is_what_the_deadline_keeps_back() -> None:
     assert deadline_module.SAFETY_MARGIN_SECONDS <= 0.5, "room left for the answer itself"
+
+
+# --- what no precise type names -------------------------------------------------------
+
+
+def test_a_bug_becomes_a_typed_internal_error_with_its_traceback_scrubbed(
+    run: Invoke, server, token: str, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError(f"a bug that knows the token {token}")
+
+    monkeypatch.setattr(exchange_module, "_keep", broken)
+
+    with caplog.at_level("ERROR"):
+        result = run({"message": "x"})
+
+    assert_error(result, "internal_error", retryable=False)
+    assert token not in strict_json(result)
+    logged = [r for r in caplog.records if getattr(r, "error_type", None) == "internal_error"]
+    assert logged, "the traceback is logged"
+    assert "RuntimeError" in logged[0].traceback
+    assert token not in logged[0].traceback
+    assert eventually(lambda: server.handshakes != []), "it happened after connecting"

@@ -87,10 +87,47 @@ def test_old_credentials_are_forgotten_after_many_rotations(fresh: Scrubber) -> 
     assert fresh.scrub_text(credentials[-1]) == REDACTED
 
 
-def test_very_short_strings_are_not_taken_for_credentials(fresh: Scrubber) -> None:
+def test_a_credential_however_short_is_scrubbed(fresh: Scrubber) -> None:
     fresh.remember(["ab", ""])
 
-    assert fresh.scrub_text("ab") == "ab"
+    assert fresh.scrub_text("xaby") == f"x{REDACTED}y"
+
+
+def test_many_configured_values_never_push_a_credential_out(fresh: Scrubber) -> None:
+    fresh.remember(["tok-AAAA"])
+    fresh.remember_configured(f"value{n}" for n in range(100))
+
+    assert fresh.scrub_text("tok-AAAA value99") == f"{REDACTED} {REDACTED}"
+
+
+def test_a_deeply_nested_value_is_scrubbed_without_recursion(fresh: Scrubber) -> None:
+    fresh.remember(["tok-AAAA"])
+    value: object = "tok-AAAA"
+    for _ in range(5000):
+        value = [value]
+
+    scrubbed = fresh.scrub_value(value)
+
+    for _ in range(5000):
+        assert isinstance(scrubbed, list)
+        scrubbed = scrubbed[0]
+    assert scrubbed == REDACTED
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"t": "\\u0074ok-AAAA", "s": "\\ud800"}', '"tok\\u002dAAAA', '["tok-AAA\\u0041"'],
+)
+def test_a_kept_text_spelling_a_credential_with_escapes_loses_it(
+    fresh: Scrubber, text: str
+) -> None:
+    fresh.remember(["tok-AAAA"])
+
+    scrubbed = fresh.scrub_escaped_text(text)
+
+    assert "tok-AAAA" not in scrubbed
+    assert REDACTED in scrubbed
+    scrubbed.encode("utf-8")
 
 
 def test_binary_frames_lose_remembered_credentials(fresh: Scrubber) -> None:

@@ -1,0 +1,67 @@
+"""The reply loop's own deadline check (contract section 6), without a network.
+
+A reply that is already buffered returns without yielding to the event loop,
+where timers fire: a server that keeps the buffer full would hold the answer
+past the deadline. The loop therefore checks the time before each wait; a
+connection that always has a reply ready shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from ws_exchange.checks import Checks
+from ws_exchange.config import load_config
+from ws_exchange.deadline import Deadline
+from ws_exchange.errors import ReplyTimeout
+from ws_exchange.exchange import Plan, Progress, converse
+
+
+class AlwaysReady:
+    """A connection whose next reply is always already there."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    async def send(self, frame: str) -> None:
+        return None
+
+    async def recv(self) -> str:
+        self.received += 1
+        return '{"type": "update"}'
+
+
+def plan(replies: int) -> Plan:
+    config = load_config({"WEBSOCKET_URI": "wss://example.com/", "TOKEN_SECRET_ID": "s"})
+    return Plan(
+        config=config,
+        messages=("x",),
+        sent_bytes=1,
+        expected_replies=replies,
+        reply_timeout=10.0,
+        checks=Checks(),
+        result_budget=4 * 1024 * 1024,
+    )
+
+
+def test_no_reply_is_awaited_once_the_deadline_has_passed() -> None:
+    connection = AlwaysReady()
+    deadline = Deadline(0.0, margin=0.0)
+
+    with pytest.raises(ReplyTimeout, match="No time was left"):
+        asyncio.run(converse(connection, plan(100), deadline, Progress()))  # type: ignore[arg-type]
+
+    assert connection.received == 0
+
+
+def test_replies_are_awaited_while_time_is_left() -> None:
+    connection: Any = AlwaysReady()
+    progress = Progress()
+
+    asyncio.run(converse(connection, plan(5), Deadline(10.0, margin=0.0), progress))
+
+    assert connection.received == 5
+    assert progress.received == [{"type": "update"}] * 5
