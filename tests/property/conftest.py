@@ -11,6 +11,7 @@ deadline, strict JSON within Lambda's 6 MB response limit, no credential in it.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 import uuid
@@ -125,6 +126,31 @@ def strict_json(answer: Any) -> str:
     return text
 
 
+_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings(item)
+
+
+def shows_token(value: Any, secret: str) -> bool:
+    """Whether a reader of ``value`` can read ``secret`` in it: literally, or spelled
+    with JSON ``\\uXXXX`` escapes inside a string kept as text."""
+    for text in strings(value):
+        if secret in text or secret in _UNICODE_ESCAPE.sub(lambda m: chr(int(m[1], 16)), text):
+            return True
+    return False
+
+
 def check_invariants(
     outcome: Outcome,
     *,
@@ -163,6 +189,7 @@ def check_invariants(
         result = answer
     assert set(result) == RESULT_FIELDS, result
     assert secret not in json.dumps(result, ensure_ascii=False)
+    assert not shows_token(result, secret), "the token, spelled with escapes, is in the result"
     assert isinstance(result["ok"], bool)
     if result["ok"]:
         assert result["error"] is None

@@ -12,7 +12,9 @@ more reply bytes than MAX_RESULT_BYTES.
 
 from __future__ import annotations
 
+import base64
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,8 +27,9 @@ from websockets.sync.server import ServerConnection
 
 from local_stack.hostile_servers import ScriptedServer
 from local_stack.invoker import FunctionSpec
+from local_stack.secrets_manager import LocalSecretsManager
 
-from .conftest import JSONISH, PROPERTY_SETTINGS, call, check_invariants, timed
+from .conftest import JSONISH, PROPERTY_SETTINGS, call, check_invariants, shows_token, timed
 
 TIMEOUT_SECONDS = 2
 
@@ -187,6 +190,16 @@ def reply_bytes(reply: Any) -> int:
     max_result_bytes=4_194_304,
     reply_timeout="0.1",
 )
+# Found by this property: a reply that is not strict JSON is kept as its text, and that
+# text spells the token with one JSON escape ("\\u0076" + the rest of it in clear).
+@example(
+    frames=[("token", 15)],
+    ending=("silence", None),
+    expected=1,
+    messages=1,
+    max_result_bytes=4_194_304,
+    reply_timeout="0.2",
+)
 def test_any_reply_stream_gives_a_typed_strict_bounded_result_without_the_token(
     spec: FunctionSpec,
     base_env: dict[str, str],
@@ -220,3 +233,52 @@ def test_any_reply_stream_gives_a_typed_strict_bounded_result_without_the_token(
     assert sum(reply_bytes(reply) for reply in result["received"]) <= max_result_bytes
     if result["ok"]:
         assert len(result["received"]) == expected * messages
+
+
+def exchange(
+    spec: FunctionSpec, environment: dict[str, str], script: Callable[[ServerConnection], None]
+) -> dict[str, Any]:
+    """One direct invocation asking for one reply from a server running ``script``."""
+    with ScriptedServer(script) as server:
+        outcome = call(
+            timed(spec, TIMEOUT_SECONDS),
+            {"message": {"action": "ping"}},
+            {**environment, "WEBSOCKET_URI": server.uri + "/v1"},
+        )
+    assert outcome.raised is None
+    result: dict[str, Any] = outcome.result
+    return result
+
+
+def test_a_token_spelled_with_escapes_in_a_reply_that_is_not_strict_json_is_redacted(
+    spec: FunctionSpec, base_env: dict[str, str], token: str
+) -> None:
+    # Not strict JSON (a lone surrogate), so kept as text: the text still spells the token.
+    reply = '{"t": "' + escaped(token[0]) + token[1:] + '", "s": "\\ud800"}'
+
+    def script(connection: ServerConnection) -> None:
+        connection.recv()
+        connection.send(reply)
+
+    result = exchange(spec, base_env, script)
+
+    assert result["ok"] is True, result["error"]
+    assert token[1:] not in json.dumps(result["received"]), result["received"]
+    assert not shows_token(result, token)
+
+
+def test_a_binary_reply_whose_base64_spells_the_token_is_redacted(
+    spec: FunctionSpec, base_env: dict[str, str], secrets_manager: LocalSecretsManager
+) -> None:
+    # A token in base64's own alphabet, of a length base64 produces whole.
+    key = base64.b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes[:8]).decode()
+    secret_id = secrets_manager.put_secret(f"property/{uuid.uuid4()}", json.dumps({"token": key}))
+
+    def script(connection: ServerConnection) -> None:
+        connection.recv()
+        connection.send(base64.b64decode(key))
+
+    result = exchange(spec, {**base_env, "TOKEN_SECRET_ID": secret_id}, script)
+
+    assert result["ok"] is True, result["error"]
+    assert key not in json.dumps(result), result["received"]
