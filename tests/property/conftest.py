@@ -29,7 +29,7 @@ from local_stack.secrets_manager import LocalSecretsManager
 from local_stack.websocket_server import LocalWebSocketServer
 from tests.integration.conftest import secrets_manager, spec, token, ws_server
 from ws_exchange import service
-from ws_exchange.errors import ERROR_TYPES, ExchangeError
+from ws_exchange.errors import ExchangeError
 
 __all__ = ["secrets_manager", "spec", "token", "ws_server"]
 
@@ -43,7 +43,6 @@ PROPERTY_SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-ERROR_STATUS = {error.type: error.status_code for error in ERROR_TYPES}
 # The contract's table (section 3), written out rather than read from the code under test.
 CONTRACT_STATUS = {
     "invalid_request": 400,
