@@ -345,8 +345,7 @@ def _announce_modes(stack: LocalCredentialStack, aws_env: Path) -> None:
             secret = "no secret"
         else:
             secret = f"secret {mode_secret_name(name)}"
-        lines.append(
-            f"  {_shown(mode_env_file(name)):<42} {mode_label(name)}  {stack.uri(name)}  {secret}"
-        )
-    lines += [f"  {'OAuth2 token endpoint':<42} {stack.token_endpoint.token_url}", ""]
+        env_file = _shown(mode_env_file(name))
+        lines.append(f"  {env_file:<42} {stack.uri(name):<24} {mode_label(name)}, {secret}")
+    lines += [f"  {'(the OAuth2 token endpoint)':<42} {stack.token_endpoint.token_url}", ""]
     print("\n".join(lines), flush=True)
