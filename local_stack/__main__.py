@@ -275,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path, default=TEMPLATE, help="the SAM template")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     raw_help = "print the function's log lines as raw JSON, exactly as CloudWatch receives them"
-    shown = commands.add_parser("demo", help="run every sample event against the local stack")
+    shown = commands.add_parser(
+        "demo",
+        help="run every sample event, then one exchange per credential mode, "
+        "against the local stack",
+    )
     shown.add_argument("--raw", action="store_true", help=raw_help)
     one = commands.add_parser("invoke", help="invoke once with an event and an env-vars file")
     one.add_argument("--event", "-e", type=Path, required=True, help="the event (JSON file)")
@@ -294,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     one.add_argument("--raw", action="store_true", help=raw_help)
     serve = commands.add_parser(
-        "serve", help="run the local stack in the foreground, as events/env.json names it"
+        "serve",
+        help="run the local stack in the foreground, as events/env.json and "
+        "events/env-<mode>.json name it",
     )
     from .serve import add_arguments
 

@@ -197,7 +197,9 @@ def serve(args: argparse.Namespace) -> int:
             _announce(args, server.uri, secrets_manager.endpoint_url, secret_name, env_document)
             _announce_modes(credential_stack, args.aws_env)
             print(
-                "ready: run `make invoke` in another terminal; Ctrl-C stops the stack", flush=True
+                "ready: run `make invoke` (or `make invoke ENV=events/env-<mode>.json`) in another "
+                "terminal; Ctrl-C stops the stack",
+                flush=True,
             )
             # Both signals end the wait the same way; SIGINT explicitly, because
             # a shell starting us in the background has it ignored.
@@ -291,7 +293,12 @@ def _write_stack_environment(path: Path, environment: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # The folder ignores itself, as .pytest_cache does: nothing in it is for git.
     (path.parent / ".gitignore").write_text("*\n")
-    path.write_text(json.dumps({"pid": os.getpid(), "environment": environment}, indent=2) + "\n")
+    text = json.dumps({"pid": os.getpid(), "environment": environment}, indent=2) + "\n"
+    # It holds the stack's AWS credentials (random, local): readable by this user only.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
 
 
 def _remove_stack_environment(path: Path) -> None:
