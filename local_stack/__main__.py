@@ -3,6 +3,22 @@
 I/O at the edge: reads the template, events and env-vars files, starts the
 local servers, prints what happened. A mistake in a file or an option is one
 line on stderr and exit status 2; the function's own failure is exit status 1.
+
+``demo`` (``make demo``) starts the local stack and every credential mode's
+counterpart (:class:`~local_stack.credential_stack.LocalCredentialStack`),
+then runs, through the same runtime as Lambda's where it is installed:
+
+1. every sample event in ``events/`` (the env-vars files ``env*.json`` aside),
+   the synthetic-monitor examples included, against the bearer stack;
+2. ``events/direct.json`` once per credential mode, each with the variables
+   of its ``events/env-<mode>.json`` pointed at the counterpart's port, its
+   secret stored as ``demo/<mode>``, and the counterpart's AWS credentials as
+   the function's role credentials (what ``sigv4`` signs with).
+
+Each answer is printed under a header (``--- direct.json: OK``,
+``--- AUTH_MODE=basic: OK``); the last line counts them all
+(``demo: 17 of 17 exchanges succeeded``), and the exit status is 1 if any
+failed. ``--raw`` prints the function's log lines as CloudWatch gets them.
 """
 
 from __future__ import annotations
@@ -16,7 +32,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .console import LineFilter, human_line, pretty
 from .invoker import (
@@ -36,7 +52,13 @@ from .invoker import (
 )
 from .runtime import RuntimeInvoker, awslambdaric_version
 
+if TYPE_CHECKING:
+    from .credential_stack import LocalCredentialStack
+    from .secrets_manager import LocalSecretsManager
+
 DEMO_SECRET_NAME = "demo/websocket-token"
+# What each credential mode sends in the demo: what `make invoke` sends by default.
+DEMO_EVENT = EVENTS / "direct.json"
 # Exit statuses: the function answered with a failure / the command was misused.
 FAILED = 1
 USAGE = 2
@@ -73,15 +95,17 @@ def _invoker(
     variables: Mapping[str, str],
     process_environment: Mapping[str, str],
     raw: bool,
+    announce: bool = True,
 ) -> Iterator[Callable[[Any], Any]]:
     """``event -> outcome``: inside AWS's runtime client where it is installed
-    (a Linux-only wheel), else in this process."""
+    (a Linux-only wheel), else in this process; ``announce`` says which."""
     shown = _raw_line if raw else human_line
     # What Lambda derives from LoggingConfig (the LogLevel parameter) for the runtime.
     logging_environment = {"AWS_LAMBDA_LOG_LEVEL": spec.log_level} if spec.log_level else {}
     version = awslambdaric_version()
     if version is None:
-        print("runtime: in-process (awslambdaric not installed)", flush=True)
+        if announce:
+            print("runtime: in-process (awslambdaric not installed)", flush=True)
         with environment({**process_environment, **logging_environment}):
 
             def run_here(event: Any) -> Any:
@@ -96,7 +120,10 @@ def _invoker(
 
             yield run_here
         return
-    print(f"runtime: awslambdaric {version} (the AWS Lambda runtime interface client)", flush=True)
+    if announce:
+        print(
+            f"runtime: awslambdaric {version} (the AWS Lambda runtime interface client)", flush=True
+        )
     with RuntimeInvoker(spec, variables, process_environment) as runtime:
 
         def run(event: Any) -> Any:
@@ -115,8 +142,46 @@ def _quiet_local_servers() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
+def sample_events() -> list[Path]:
+    """The sample events in ``events/``: every JSON file but the env-vars files."""
+    return [path for path in sorted(EVENTS.glob("*.json")) if not path.name.startswith("env")]
+
+
+def demo_credential_modes(
+    spec: FunctionSpec,
+    secrets_manager: LocalSecretsManager,
+    stack: LocalCredentialStack,
+    raw: bool = False,
+) -> list[bool]:
+    """Run ``events/direct.json`` once per endpoint of ``stack``, each as its
+    ``events/env-<mode>.json`` would (ports aside), printing each answer under
+    ``--- AUTH_MODE=<mode>: OK|FAILED``; returns whether each succeeded."""
+    from .credential_stack import ENDPOINTS
+    from .serve import mode_env_vars, mode_label, put_mode_secrets
+
+    put_mode_secrets(stack, secrets_manager)
+    # The stack's AWS credentials play the function's role credentials, for
+    # every mode as in Lambda: sigv4 signs with them; moto accepts any.
+    process_environment = {**secrets_manager.environment, **stack.aws_environment}
+    event = read_json(DEMO_EVENT)
+    print(
+        f"\ncredential modes: {DEMO_EVENT.name} once per AUTH_MODE, each against its local "
+        "counterpart (`make stack` + `make invoke ENV=events/env-<mode>.json` does the same)",
+        flush=True,
+    )
+    results = []
+    for name in ENDPOINTS:
+        variables = apply_env_vars(spec, mode_env_vars(stack, name))
+        # Each mode is a function of its own: a fresh runtime, as a new deployment gets.
+        with _invoker(spec, variables, process_environment, raw, announce=False) as run:
+            results.append(_print_outcome(mode_label(name), run(event), raw))
+    return results
+
+
 def demo(template: Path, raw: bool) -> int:
-    """Start the local stack and run every sample event through the handler."""
+    """Start the local stack and the credential modes' counterparts, run every
+    sample event, then one exchange per credential mode."""
+    from .credential_stack import LocalCredentialStack
     from .secrets_manager import LocalSecretsManager
     from .websocket_server import LocalWebSocketServer
 
@@ -124,7 +189,11 @@ def demo(template: Path, raw: bool) -> int:
     token = secrets.token_urlsafe(32)
     spec = load_function(template)
     base = apply_env_vars(spec, read_json(EVENTS / "env.json"))
-    with LocalSecretsManager() as secrets_manager, LocalWebSocketServer(token) as server:
+    with (
+        LocalSecretsManager() as secrets_manager,
+        LocalWebSocketServer(token) as server,
+        LocalCredentialStack() as credential_stack,
+    ):
         secret_arn = secrets_manager.put_secret(DEMO_SECRET_NAME, json.dumps({"token": token}))
         variables = {
             **base,
@@ -137,11 +206,10 @@ def demo(template: Path, raw: bool) -> int:
         )
         results = []
         with _invoker(spec, variables, secrets_manager.environment, raw) as run:
-            for event_file in sorted(EVENTS.glob("*.json")):
-                if event_file.name == "env.json":
-                    continue
+            for event_file in sample_events():
                 results.append(_print_outcome(event_file.name, run(read_json(event_file)), raw))
-    print(f"demo: {sum(results)} of {len(results)} sample events succeeded")
+        results += demo_credential_modes(spec, secrets_manager, credential_stack, raw)
+    print(f"demo: {sum(results)} of {len(results)} exchanges succeeded", flush=True)
     return 0 if results and all(results) else FAILED
 
 
@@ -170,9 +238,8 @@ def _local_stack_hint(variables: Mapping[str, str], host: Mapping[str, str]) -> 
     """Say so when the env file names the local stack's address but no stack is
     reachable the way ``make stack`` makes it (the usual first-run surprise)."""
     uri = variables.get("WEBSOCKET_URI", "")
-    if uri.startswith(("ws://127.0.0.1:", "ws://localhost:")) and not host.get(
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER"
-    ):
+    local = ("ws://127.0.0.1:", "ws://localhost:", "wss://127.0.0.1:", "wss://localhost:")
+    if uri.startswith(local) and not host.get("AWS_ENDPOINT_URL_SECRETS_MANAGER"):
         print(
             f"note: WEBSOCKET_URI is {uri}, on this machine, but no local Secrets Manager "
             "is configured: start `make stack` in another terminal first"
@@ -208,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path, default=TEMPLATE, help="the SAM template")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     raw_help = "print the function's log lines as raw JSON, exactly as CloudWatch receives them"
-    shown = commands.add_parser("demo", help="run every sample event against the local stack")
+    shown = commands.add_parser(
+        "demo",
+        help="run every sample event, then one exchange per credential mode, "
+        "against the local stack",
+    )
     shown.add_argument("--raw", action="store_true", help=raw_help)
     one = commands.add_parser("invoke", help="invoke once with an event and an env-vars file")
     one.add_argument("--event", "-e", type=Path, required=True, help="the event (JSON file)")
@@ -227,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     one.add_argument("--raw", action="store_true", help=raw_help)
     serve = commands.add_parser(
-        "serve", help="run the local stack in the foreground, as events/env.json names it"
+        "serve",
+        help="run the local stack in the foreground, as events/env.json and "
+        "events/env-<mode>.json name it",
     )
     from .serve import add_arguments
 

@@ -38,7 +38,8 @@ Credentials are plain attributes, so a test rotates one by assigning it. Every
 server records the handshakes' headers (:attr:`handshakes`), whether each was
 accepted (:attr:`outcomes`) and the messages received after authentication
 (:attr:`messages`). Any of them serves ``wss://`` when given an ``ssl_context``
-(:meth:`local_stack.pki.LocalPKI.server_context` requires a client certificate).
+(:meth:`local_stack.pki.LocalPKI.server_context` requires a client certificate),
+and listens on ``port`` when given one (a free port otherwise).
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ class VerifyingServer:
         *,
         ssl_context: ssl.SSLContext | None = None,
         subprotocols: Sequence[str] = (),
+        port: int = 0,
     ) -> None:
+        self.port = port
         self.subprotocols = list(subprotocols)
         self.handshakes: list[Headers] = []
         self.paths: list[str] = []
@@ -129,7 +132,7 @@ class VerifyingServer:
         self._server = serve(
             self._serve,
             "127.0.0.1",
-            0,
+            self.port,
             ssl=self._ssl_context,
             process_request=self._check,
             select_subprotocol=self._select,

@@ -33,12 +33,17 @@ SecretString to store for it (contract section 8). Every credential is random
 per stack; :meth:`~LocalCredentialStack.rotate` replaces one on its server and
 returns the new SecretString; :meth:`~LocalCredentialStack.reset` restores the
 originals and clears records and faults.
+
+Every server takes a free port unless ``ports`` (endpoint name -> port) and
+``token_endpoint_port`` fix some, as ``python -m local_stack serve`` does so
+that the env-vars files in ``events/`` can name them.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from contextlib import ExitStack
 from typing import Any
 
@@ -99,7 +104,12 @@ class LocalCredentialStack:
         aws_credentials: LocalAWSCredentials | None = None,
         sigv4_region: str = SIGV4_REGION,
         expires_in: int | None = 3600,
+        ports: Mapping[str, int] | None = None,
+        token_endpoint_port: int = 0,
     ) -> None:
+        port = dict.fromkeys(ENDPOINTS, 0) | dict(ports or {})
+        if unknown := set(port) - set(ENDPOINTS):
+            raise KeyError(f"no such endpoints: {sorted(unknown)}")
         self.pki = pki_module.generate()
         self.aws_credentials = aws_credentials or LocalAWSCredentials(
             access_key="AKIA" + secrets.token_hex(8).upper(),
@@ -108,23 +118,36 @@ class LocalCredentialStack:
         )
         self.sigv4_region = sigv4_region
         self.token_endpoint = LocalTokenEndpoint(
-            "local-client-" + secrets.token_hex(4), _token(), expires_in=expires_in
+            "local-client-" + secrets.token_hex(4),
+            _token(),
+            expires_in=expires_in,
+            port=token_endpoint_port,
         )
-        self.bearer = LocalWebSocketServer(_token())
-        self.header = HeaderKeyServer(_token(), header=API_KEY_HEADER)
-        self.basic = BasicAuthServer("local-user", _token())
-        self.query = QueryKeyServer(_token(), param=QUERY_PARAM)
+        self.bearer = LocalWebSocketServer(_token(), port=port["bearer"])
+        self.header = HeaderKeyServer(_token(), header=API_KEY_HEADER, port=port["header"])
+        self.basic = BasicAuthServer("local-user", _token(), port=port["basic"])
+        self.query = QueryKeyServer(_token(), param=QUERY_PARAM, port=port["query"])
         self.subprotocol = SubprotocolTokenServer(
-            _token(), prefix=K8S_PREFIX, encoding="base64url", subprotocols=(K8S_CHANNEL,)
+            _token(),
+            prefix=K8S_PREFIX,
+            encoding="base64url",
+            subprotocols=(K8S_CHANNEL,),
+            port=port["subprotocol"],
         )
         self.subprotocol_raw = SubprotocolTokenServer(
-            _token(), prefix=RAW_PREFIX, encoding="raw", subprotocols=(RAW_CHANNEL,)
+            _token(),
+            prefix=RAW_PREFIX,
+            encoding="raw",
+            subprotocols=(RAW_CHANNEL,),
+            port=port["subprotocol_raw"],
         )
-        self.oauth2 = OAuth2ProtectedServer(self.token_endpoint)
-        self.sigv4 = SigV4Server(self.aws_credentials, region=sigv4_region)
-        self.message = AuthMessageServer(_token())
-        self.none = OpenServer()
-        self.mtls = OpenServer(ssl_context=self.pki.server_context())
+        self.oauth2 = OAuth2ProtectedServer(
+            self.token_endpoint, port=port["oauth2_client_credentials"]
+        )
+        self.sigv4 = SigV4Server(self.aws_credentials, region=sigv4_region, port=port["sigv4"])
+        self.message = AuthMessageServer(_token(), port=port["message"])
+        self.none = OpenServer(port=port["none"])
+        self.mtls = OpenServer(ssl_context=self.pki.server_context(), port=port["mtls"])
         self._original = self._credentials()
         self._exit: ExitStack | None = None
 

@@ -95,7 +95,8 @@ class _Refusal(Exception):
 
 
 class LocalTokenEndpoint:
-    """The endpoint, serving in a background thread until :meth:`stop`."""
+    """The endpoint, serving in a background thread until :meth:`stop`, on
+    ``port`` of 127.0.0.1 (a free one unless given)."""
 
     def __init__(
         self,
@@ -107,7 +108,9 @@ class LocalTokenEndpoint:
         allowed_scopes: frozenset[str] | None = None,
         client_auth_methods: frozenset[str] = CLIENT_AUTH_METHODS,
         clock: Callable[[], float] = time.monotonic,
+        port: int = 0,
     ) -> None:
+        self.port = port
         self.client_id = client_id
         self.client_secret = client_secret
         self.expires_in = expires_in
@@ -145,7 +148,7 @@ class LocalTokenEndpoint:
 
     def start(self) -> LocalTokenEndpoint:
         self._stopping.clear()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", self.port), _Handler)
         self._server.endpoint = self
         self._background = BackgroundServer(self._server, "local-token-endpoint")
         return self

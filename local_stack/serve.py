@@ -4,11 +4,25 @@ I/O at the edge. Serves what an env-vars file (``events/env.json`` by default)
 names, so that ``make invoke`` in another terminal succeeds with that same
 file: the WebSocket server on the port of its ``WEBSOCKET_URI``, moto's
 Secrets Manager on a fixed port with the secret ``TOKEN_SECRET_ID`` holding a
-fresh random token. The function reaches Secrets Manager through boto3's
+fresh random token.
+
+Alongside, every credential mode's counterpart
+(:class:`~local_stack.credential_stack.LocalCredentialStack`) listens on a
+fixed port, :data:`CREDENTIAL_PORTS` (8766-8776) and the OAuth2 token endpoint
+on :data:`TOKEN_ENDPOINT_PORT` (8777), with each mode's fresh secret stored as
+``demo/<mode>`` (the client certificate for mutual TLS as
+``demo/client-certificate``), so that each ``events/env-<mode>.json`` works::
+
+    make stack                                  # first terminal
+    make invoke ENV=events/env-basic.json       # second terminal, any mode
+
+The function reaches Secrets Manager through boto3's
 ``AWS_ENDPOINT_URL_SECRETS_MANAGER``, a host setting rather than a function
 variable, so it goes into a small file (``.local-stack/aws.json``) that
-``invoke --aws-env`` reads for as long as this process runs. Ctrl-C (or
-SIGTERM) stops the servers and removes the file.
+``invoke --aws-env`` reads for as long as this process runs; the AWS
+credentials the ``sigv4`` counterpart verifies go there too, as the
+function's role credentials (moto accepts any). Ctrl-C (or SIGTERM) stops the
+servers and removes the file.
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .credential_stack import ENDPOINTS, LocalCredentialStack
 from .invoker import (
     EVENTS,
     ROOT,
@@ -42,6 +57,50 @@ from .invoker import (
 SECRETS_MANAGER_PORT = 4566
 STACK_ENVIRONMENT = ROOT / ".local-stack" / "aws.json"
 _LOOPBACK = {"127.0.0.1", "localhost"}
+# The ports events/env-<mode>.json name: next to the bearer stack's 8765.
+CREDENTIAL_PORTS = {name: 8766 + index for index, name in enumerate(ENDPOINTS)}
+TOKEN_ENDPOINT_PORT = 8766 + len(ENDPOINTS)
+CLIENT_CERT_SECRET_NAME = "demo/client-certificate"
+# Every variable a mode's env file sets besides its own settings, as events/env.json does.
+_COMMON_VARIABLES = {"REPLY_TIMEOUT_SECONDS": "5"}
+
+
+def mode_label(name: str) -> str:
+    """How the demo and ``serve`` name an endpoint of the credential stack."""
+    return {
+        "subprotocol_raw": "AUTH_MODE=subprotocol (raw token)",
+        "mtls": "AUTH_MODE=none + mutual TLS",
+    }.get(name, f"AUTH_MODE={name}")
+
+
+def mode_env_file(name: str) -> Path:
+    """``events/env-<name>.json``: the env-vars file for one endpoint."""
+    return EVENTS / f"env-{name}.json"
+
+
+def mode_secret_name(name: str) -> str:
+    return f"demo/{name}"
+
+
+def mode_env_vars(stack: LocalCredentialStack, name: str) -> dict[str, dict[str, str]]:
+    """The env-vars document (SAM's format) that reaches ``stack``'s endpoint
+    ``name`` with the secrets :func:`put_mode_secrets` stores: what
+    ``events/env-<name>.json`` holds for a stack on the fixed ports."""
+    variables = {**stack.settings(name), **_COMMON_VARIABLES}
+    if stack.secret(name) is not None:
+        variables["TOKEN_SECRET_ID"] = mode_secret_name(name)
+    if name == "mtls":
+        variables["CLIENT_CERT_SECRET_ID"] = CLIENT_CERT_SECRET_NAME
+    return {"ExchangeFunction": variables}
+
+
+def put_mode_secrets(stack: LocalCredentialStack, secrets_manager: Any) -> None:
+    """Store every endpoint's secret under the names :func:`mode_env_vars` gives."""
+    for name in ENDPOINTS:
+        secret = stack.secret(name)
+        if secret is not None:
+            secrets_manager.put_secret(mode_secret_name(name), secret)
+    secrets_manager.put_secret(CLIENT_CERT_SECRET_NAME, stack.client_certificate_secret())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,10 +140,19 @@ def serve(args: argparse.Namespace) -> int:
     websocket_port = _websocket_port(variables.get("WEBSOCKET_URI", ""), args.env_vars)
     secret_name = _secret_name(variables.get("TOKEN_SECRET_ID", ""), args.env_vars)
 
-    for port, what in (
+    fixed_ports = [
         (websocket_port, f"the WebSocket server ({args.env_vars} names it in WEBSOCKET_URI)"),
         (args.secrets_manager_port, "Secrets Manager (--secrets-manager-port)"),
-    ):
+        *(
+            (port, f"the {mode_label(name)} counterpart ({_shown(mode_env_file(name))})")
+            for name, port in CREDENTIAL_PORTS.items()
+        ),
+        (
+            TOKEN_ENDPOINT_PORT,
+            f"the OAuth2 token endpoint ({_shown(mode_env_file('oauth2_client_credentials'))})",
+        ),
+    ]
+    for port, what in fixed_ports:
         if port and not _port_is_free(port):
             return _port_in_use(port, what)
 
@@ -110,9 +178,29 @@ def serve(args: argparse.Namespace) -> int:
                 raise
             return _port_in_use(websocket_port, "the WebSocket server")
         try:
+            credential_stack = LocalCredentialStack(
+                ports=CREDENTIAL_PORTS, token_endpoint_port=TOKEN_ENDPOINT_PORT
+            ).start()
+        except OSError as exc:
+            server.stop()
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            first, last = min(CREDENTIAL_PORTS.values()), TOKEN_ENDPOINT_PORT
+            return _port_in_use(first, f"the credential modes (ports {first}-{last})")
+        try:
             secrets_manager.put_secret(secret_name, json.dumps({field: token}))
-            _write_stack_environment(args.aws_env, secrets_manager.environment)
+            put_mode_secrets(credential_stack, secrets_manager)
+            _write_stack_environment(
+                args.aws_env,
+                {**secrets_manager.environment, **credential_stack.aws_environment},
+            )
             _announce(args, server.uri, secrets_manager.endpoint_url, secret_name, env_document)
+            _announce_modes(credential_stack, args.aws_env)
+            print(
+                "ready: run `make invoke` (or `make invoke ENV=events/env-<mode>.json`) in another "
+                "terminal; Ctrl-C stops the stack",
+                flush=True,
+            )
             # Both signals end the wait the same way; SIGINT explicitly, because
             # a shell starting us in the background has it ignored.
             previous = {
@@ -126,6 +214,7 @@ def serve(args: argparse.Namespace) -> int:
                     signal.signal(number, handler)
         finally:
             _remove_stack_environment(args.aws_env)
+            credential_stack.stop()
             server.stop()
     finally:
         secrets_manager.stop()
@@ -204,7 +293,12 @@ def _write_stack_environment(path: Path, environment: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # The folder ignores itself, as .pytest_cache does: nothing in it is for git.
     (path.parent / ".gitignore").write_text("*\n")
-    path.write_text(json.dumps({"pid": os.getpid(), "environment": environment}, indent=2) + "\n")
+    text = json.dumps({"pid": os.getpid(), "environment": environment}, indent=2) + "\n"
+    # It holds the stack's AWS credentials (random, local): readable by this user only.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
 
 
 def _remove_stack_environment(path: Path) -> None:
@@ -243,6 +337,22 @@ def _announce(
         f"the env-vars file ({args.env_vars}):",
         json.dumps(env_document, indent=2),
         "",
-        "ready: run `make invoke` in another terminal; Ctrl-C stops the stack",
     ]
+    print("\n".join(lines), flush=True)
+
+
+def _announce_modes(stack: LocalCredentialStack, aws_env: Path) -> None:
+    lines = ["every credential mode, for `make invoke ENV=<env file>`:"]
+    for name in ENDPOINTS:
+        if name == "sigv4":
+            secret = f"signed with the AWS credentials in {aws_env}"
+        elif name == "mtls":
+            secret = f"client certificate in secret {CLIENT_CERT_SECRET_NAME}"
+        elif stack.secret(name) is None:
+            secret = "no secret"
+        else:
+            secret = f"secret {mode_secret_name(name)}"
+        env_file = _shown(mode_env_file(name))
+        lines.append(f"  {env_file:<42} {stack.uri(name):<24} {mode_label(name)}, {secret}")
+    lines += [f"  {'(the OAuth2 token endpoint)':<42} {stack.token_endpoint.token_url}", ""]
     print("\n".join(lines), flush=True)

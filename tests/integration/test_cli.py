@@ -21,6 +21,7 @@ import pytest
 
 from local_stack import __main__ as cli
 from local_stack.console import human_line, pretty
+from local_stack.credential_stack import ENDPOINTS
 from local_stack.invoker import (
     EVENTS,
     ROOT,
@@ -28,7 +29,12 @@ from local_stack.invoker import (
     apply_env_vars,
     parse_parameter_overrides,
 )
-from local_stack.serve import read_stack_environment
+from local_stack.serve import (
+    CREDENTIAL_PORTS,
+    TOKEN_ENDPOINT_PORT,
+    mode_env_file,
+    read_stack_environment,
+)
 
 DIRECT = str(EVENTS / "direct.json")
 
@@ -428,3 +434,84 @@ def test_a_stack_file_left_by_a_stopped_stack_is_ignored(tmp_path: Path) -> None
 
     assert read_stack_environment(stale) is None
     assert read_stack_environment(live) == {"AWS_REGION": "us-east-1"}
+
+
+# --- make stack + make invoke ENV=events/env-<mode>.json -----------------------------
+
+
+@pytest.fixture(scope="module")
+def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``serve`` as a process of its own, its credential modes on the fixed ports
+    that ``events/env-<mode>.json`` name; yields the file ``invoke --aws-env`` reads.
+    Stopped with SIGINT, as Ctrl-C does."""
+    folder = tmp_path_factory.mktemp("mode-stack")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        bearer_port = probe.getsockname()[1]
+    env_vars = write(
+        folder / "env.json",
+        json.dumps(
+            {
+                "ExchangeFunction": {
+                    "WEBSOCKET_URI": f"ws://127.0.0.1:{bearer_port}/v1",
+                    "TOKEN_SECRET_ID": "demo/websocket-token",
+                }
+            }
+        ),
+    )
+    aws_env = folder / "aws.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_stack", "serve", "--env-vars", str(env_vars),
+         "--secrets-manager-port", "0", "--aws-env", str(aws_env)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    banner = []
+    for line in process.stdout:
+        banner.append(line)
+        if line.startswith("ready:"):
+            break
+    try:
+        if not (banner and banner[-1].startswith("ready:")):
+            process.wait(timeout=10)
+            pytest.fail(
+                f"serve did not start (exit status {process.returncode}); a port of "
+                f"{min(CREDENTIAL_PORTS.values())}-{TOKEN_ENDPOINT_PORT} may be taken by another "
+                f"`make stack`: {''.join(banner)}"
+            )
+        yield aws_env
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_invoke_with_a_modes_env_file_succeeds_against_serve(name: str, mode_stack: Path) -> None:
+    # A fresh shell: none of the test session's endpoints or credentials.
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+
+    invoked = subprocess.run(
+        [sys.executable, "-m", "local_stack", "invoke", "--event", DIRECT,
+         "--env-vars", str(mode_env_file(name)), "--aws-env", str(mode_stack)],
+        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    output = invoked.stdout + invoked.stderr
+    assert invoked.returncode == 0, output
+    assert "--- direct.json: OK" in invoked.stdout
+    assert '{"type": "subscribed", "channel": "prices"}' in invoked.stdout
+    scheme = "wss" if name == "mtls" else "ws"
+    assert f'"endpoint": "{scheme}://127.0.0.1:{CREDENTIAL_PORTS[name]}/v1"' in invoked.stdout
+
+
+def test_every_credential_mode_has_an_env_file_on_its_fixed_port() -> None:
+    for name in ENDPOINTS:
+        variables = json.loads(mode_env_file(name).read_text())["ExchangeFunction"]
+
+        assert variables["WEBSOCKET_URI"].endswith(f"://127.0.0.1:{CREDENTIAL_PORTS[name]}/v1")
+    assert sorted(EVENTS.glob("env-*.json")) == sorted(mode_env_file(name) for name in ENDPOINTS)
