@@ -21,7 +21,7 @@ from local_stack.websocket_server import LocalWebSocketServer, closed_port_uri
 
 from .conftest import EVENTS, body, sample
 
-SAMPLE_EVENTS = sorted(path.name for path in EVENTS.glob("*.json") if path.name != "env.json")
+SAMPLE_EVENTS = [path.name for path in cli.sample_events()]
 
 # A stand-in function whose behaviour each event chooses, for what the real
 # handler never does on purpose: hang, die, or report what Lambda gave it.
