@@ -414,16 +414,9 @@ def _keep(frame: str | bytes, plan: Plan, progress: Progress) -> Any:
             "The replies would need more memory than the function can spare; "
             "ask the server for less, or over several invocations."
         )
-    frame = scrubber.scrub_frame(frame)
-    reply = framing.decode(frame)
     if isinstance(frame, bytes):
-        # Base64 can spell a credential too (an alphanumeric key, crafted bytes).
-        reply = scrubber.scrub_value(reply)
-    elif reply is frame:
-        # Kept as text (not strict JSON): its escapes may still spell a credential.
-        reply = scrubber.scrub_escaped_text(frame)
-    elif scrubber.may_hide_credentials(frame):
-        reply = scrubber.scrub_value(reply)
+        frame = scrubber.scrub_frame(frame)
+    reply = scrubber.scrub_reply(frame, framing.decode(frame))
     size = len(framing.dumps(reply).encode("utf-8"))
     if progress.received_bytes + size > plan.result_budget:
         raise MessageTooLarge(

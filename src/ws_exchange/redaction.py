@@ -30,6 +30,9 @@ from typing import Any
 REDACTED = "[redacted]"
 # Credentials from before a rotation stay scrubbed for a while.
 _REMEMBERED = 32
+# The shortest query value of the configured URI taken for a key (API keys are
+# far longer; shorter values are versions, flags, counts).
+_SHORTEST_KEY = 8
 
 _NAMED_VALUE = re.compile(
     r"""((?:proxy-)?authorization|x-amz-security-token|x-amz-signature|(?:set-)?cookie)"""
@@ -59,8 +62,13 @@ class Scrubber:
         self._sorted: tuple[str, ...] = ()
 
     def remember_configured(self, values: Iterable[str]) -> None:
-        """Scrub ``values`` (from the configuration) from every later output."""
-        configured = frozenset(value for value in values if value)
+        """Scrub ``values`` (from the configuration) from every later output.
+
+        Only values long enough to be a key: a query string's ``v=2`` or
+        ``interval_ms=20`` is not a credential, and scrubbing every "2" would
+        make the output useless.
+        """
+        configured = frozenset(value for value in values if len(value) >= _SHORTEST_KEY)
         if configured != self._configured:
             self._configured = configured
             self._sort()
@@ -105,19 +113,31 @@ class Scrubber:
         text = _NAMED_VALUE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
         return _QUERY_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
 
-    def scrub_frame(self, frame: str | bytes) -> str | bytes:
-        """A received frame without remembered credentials, before it is decoded.
-
-        Text is scrubbed again after decoding (:meth:`scrub_value`), since JSON
-        escapes can spell a credential that the frame's text does not contain.
-        """
-        if isinstance(frame, str):
-            return self.scrub_text(frame)
+    def scrub_frame(self, frame: bytes) -> bytes:
+        """A received binary frame without remembered credentials, before it is encoded."""
         for credential in self._sorted:
             encoded = credential.encode("utf-8")
             if encoded in frame:
                 frame = frame.replace(encoded, REDACTED.encode("ascii"))
         return frame
+
+    def scrub_reply(self, frame: str | bytes, reply: Any) -> Any:
+        """``reply`` (what ``frame`` decoded to) without remembered credentials.
+
+        Decoded values are scrubbed, not the frame's text, so that a replaced
+        credential can never break the JSON around it; a reply kept as text is
+        scrubbed as text, escapes read. Most replies hold no credential and no
+        escape, and are returned as they are after one look at their text.
+        """
+        if isinstance(frame, str):
+            if not self.may_hide_credentials(frame) and not any(
+                credential in frame for credential in self._sorted
+            ):
+                return reply
+            if reply is frame:
+                return self.scrub_escaped_text(self.scrub_text(frame))
+        # Binary replies too: base64 can spell a credential (an alphanumeric key).
+        return self.scrub_value(reply)
 
     def may_hide_credentials(self, frame: str) -> bool:
         """Whether a decoded ``frame`` could hold a credential its text does not show."""
