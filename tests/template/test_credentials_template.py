@@ -17,6 +17,8 @@ import functools
 import itertools
 import json
 import re
+import shlex
+import tomllib
 from typing import Any
 
 import pytest
@@ -27,6 +29,7 @@ from ws_exchange.credentials import MODE_VARIABLE_DEFAULTS, MODE_VARIABLES, MODE
 from ws_exchange.errors import ConfigError
 
 from ._cfn import (
+    SAMCONFIG_PATH,
     TEMPLATE_PATH,
     evaluate,
     evaluate_conditions,
@@ -578,3 +581,26 @@ def test_the_local_invoker_resolves_the_credential_parameters() -> None:
     assert spec.environment["AUTH_MODE"] == "sigv4"
     assert spec.environment["SIGV4_REGION"] == "eu-west-1"
     assert spec.environment["TOKEN_SECRET_ID"] == ""
+
+
+# --------------------------------------------------------------------------- samconfig examples
+
+
+def _commented_overrides() -> list[dict[str, str]]:
+    """The commented ``parameter_overrides`` examples in samconfig.toml, parsed."""
+    examples = []
+    for line in SAMCONFIG_PATH.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# parameter_overrides = "):
+            value = tomllib.loads(line.removeprefix("# "))["parameter_overrides"]
+            examples.append(dict(word.split("=", 1) for word in shlex.split(value)))
+    return examples
+
+
+def test_the_commented_samconfig_examples_name_real_parameters_and_pass_the_rules() -> None:
+    examples = _commented_overrides()
+    assert {example["AuthMode"] for example in examples} == {"sigv4", "oauth2_client_credentials"}
+    for example in examples:
+        assert set(example) <= set(_template()["Parameters"]), example
+        # Not the bearer default's token secret: each example stands on its own.
+        values = parameter_values(_template(), {"TokenSecretArn": "", **example})
+        assert failed_rules(_template(), values) == [], example
