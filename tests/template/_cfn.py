@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
 SAMCONFIG_PATH = ROOT / "samconfig.toml"
 
-# Values for the parameters without defaults. Shaped like real ones so the AllowedPatterns hold.
+# Values for the parameters without defaults, and the token secret the default AuthMode
+# (bearer) needs. Shaped like real ones so the AllowedPatterns hold.
 REQUIRED_PARAMETERS = {
     "WebSocketUri": "wss://stream.example.com/v1",
     "TokenSecretArn": (
@@ -106,7 +108,7 @@ def resolve_conditions(value: Any, conditions: dict[str, bool]) -> Any:
 def condition_combinations(cfn: dict[str, Any]) -> list[dict[str, bool]]:
     """Every true/false assignment of the template's conditions (there are only a few)."""
     names = sorted(cfn.get("Conditions", {}))
-    assert len(names) <= 8, "too many conditions to enumerate"
+    assert len(names) <= 10, "too many conditions to enumerate"
     return [
         {name: bool(mask >> i & 1) for i, name in enumerate(names)}
         for mask in range(2 ** len(names))
@@ -120,3 +122,142 @@ def parameter_default(template: dict[str, Any], value: Any) -> Any:
         assert "Default" in parameter, f"parameter {value['Ref']} has no default"
         return parameter["Default"]
     return value
+
+
+# --------------------------------------------------------------------------- evaluation
+# What CloudFormation does at deploy time with concrete parameter values, for the few
+# functions the template uses: conditions, rules, and the values a property resolves to.
+
+PSEUDO_PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "websocket-exchange",
+}
+
+
+def parameter_values(template: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict:
+    """Every parameter's value: its default, the required ones, then ``overrides``."""
+    values = {
+        name: spec["Default"] for name, spec in template["Parameters"].items() if "Default" in spec
+    }
+    values.update(REQUIRED_PARAMETERS)
+    values.update(overrides or {})
+    missing = set(template["Parameters"]) - set(values)
+    assert not missing, f"no value for {sorted(missing)}"
+    return values
+
+
+def evaluate(value: Any, values: dict[str, Any], conditions: dict[str, bool] | None = None) -> Any:
+    """Resolve ``value`` as CloudFormation would with these parameter ``values``.
+
+    Covers Ref, Condition, Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Contains,
+    Fn::Select, Fn::Split, Fn::Join and Fn::Sub (other references stay as written).
+    Only the chosen branch of Fn::If is evaluated, as CloudFormation does.
+    """
+    if isinstance(value, list):
+        items = [evaluate(item, values, conditions) for item in value]
+        return [item for item in items if item != NO_VALUE]
+    if not isinstance(value, dict):
+        return value
+    if value == NO_VALUE:
+        return NO_VALUE
+    if len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref" and argument in values:
+            return values[argument]
+        if function == "Ref" and argument in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[argument]
+        if function == "Condition":
+            assert conditions is not None and argument in conditions, argument
+            return conditions[argument]
+        if function == "Fn::If":
+            name, when_true, when_false = argument
+            assert conditions is not None and name in conditions, name
+            return evaluate(when_true if conditions[name] else when_false, values, conditions)
+        if function == "Fn::Equals":
+            left, right = (evaluate(item, values, conditions) for item in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not evaluate(argument[0], values, conditions)
+        if function == "Fn::And":
+            return all(evaluate(item, values, conditions) for item in argument)
+        if function == "Fn::Or":
+            return any(evaluate(item, values, conditions) for item in argument)
+        if function == "Fn::Contains":
+            members, item = (evaluate(part, values, conditions) for part in argument)
+            return item in members
+        if function == "Fn::Select":
+            index, items = (evaluate(part, values, conditions) for part in argument)
+            index = int(index)
+            # CloudFormation fails the deploy here; the assertion stands for that.
+            assert 0 <= index < len(items), f"Fn::Select: no item {index} in {items}"
+            return items[index]
+        if function == "Fn::Split":
+            separator, text = (evaluate(part, values, conditions) for part in argument)
+            return text.split(separator)
+        if function == "Fn::Join":
+            separator, items = (evaluate(part, values, conditions) for part in argument)
+            return separator.join(str(item) for item in items)
+        if function == "Fn::Sub":
+            return _substitute(argument, values, conditions)
+    resolved = {key: evaluate(item, values, conditions) for key, item in value.items()}
+    return {key: item for key, item in resolved.items() if item != NO_VALUE}
+
+
+def _substitute(argument: Any, values: dict[str, Any], conditions: dict[str, bool] | None) -> Any:
+    text, variables = (argument, {}) if isinstance(argument, str) else argument
+    names = {**PSEUDO_PARAMETERS, **values}
+    names.update({k: evaluate(v, values, conditions) for k, v in variables.items()})
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in names:
+            return str(names[name])
+        # ${Resource} / ${Resource.Attr}: left as written, resolved only at deploy time.
+        return match.group(0)
+
+    return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+
+def evaluate_conditions(cfn: dict[str, Any], values: dict[str, Any]) -> dict[str, bool]:
+    """The template's conditions with these parameter values."""
+    definitions = cfn.get("Conditions", {})
+    results: dict[str, bool] = {}
+
+    def condition(name: str) -> bool:
+        if name not in results:
+            results[name] = bool(evaluate(definitions[name], values, _Lazy(condition)))
+        return results[name]
+
+    for name in definitions:
+        condition(name)
+    return results
+
+
+class _Lazy(dict[str, bool]):
+    """Conditions that refer to other conditions: evaluated on first use."""
+
+    def __init__(self, compute: Any) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str)
+
+    def __getitem__(self, name: str) -> bool:
+        return bool(self._compute(name))
+
+
+def failed_rules(template: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """The AssertDescription of every rule assertion these values break (deploy refused)."""
+    failures = []
+    for rule in template.get("Rules", {}).values():
+        applies = "RuleCondition" not in rule or evaluate(rule["RuleCondition"], values)
+        if not applies:
+            continue
+        for assertion in rule["Assertions"]:
+            if not evaluate(assertion["Assert"], values):
+                failures.append(assertion.get("AssertDescription", json.dumps(assertion)))
+    return failures

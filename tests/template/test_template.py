@@ -209,14 +209,23 @@ def test_reserved_concurrency_is_optional(template: dict, cfn: dict) -> None:
 # --------------------------------------------------------------------------- IAM
 
 
-def test_secret_read_is_scoped_to_exactly_the_secret_parameter(cfn: dict) -> None:
+def test_secret_read_is_scoped_to_exactly_the_secret_parameters(cfn: dict) -> None:
+    """One statement per secret the configuration reads, on that parameter's ARN alone."""
     for conditions in condition_combinations(cfn):
         statements = role_statements(cfn, conditions)
         secret = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
-        assert len(secret) == 1, secret
-        assert secret[0]["Effect"] == "Allow"
-        assert as_list(secret[0]["Action"]) == ["secretsmanager:GetSecretValue"]
-        assert as_list(secret[0]["Resource"]) == [{"Ref": "TokenSecretArn"}]
+        expected = [
+            [{"Ref": parameter}]
+            for condition, parameter in (
+                ("HasTokenSecret", "TokenSecretArn"),
+                ("HasClientCertSecret", "ClientCertSecretArn"),
+            )
+            if conditions[condition]
+        ]
+        assert [as_list(s["Resource"]) for s in secret] == expected, (conditions, secret)
+        for statement in secret:
+            assert statement["Effect"] == "Allow"
+            assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
 
 
 def test_kms_decrypt_only_with_a_customer_managed_key(template: dict, cfn: dict) -> None:
@@ -236,12 +245,43 @@ def test_kms_decrypt_only_with_a_customer_managed_key(template: dict, cfn: dict)
         assert "secretsmanager." in json.dumps(via)
 
 
+def _select(index: int, separator: str, value: Any) -> dict[str, Any]:
+    return {"Fn::Select": [index, {"Fn::Split": [separator, value]}]}
+
+
+_URI = {"Ref": "WebSocketUri"}
+_HOST = _select(2, "/", _URI)
+# The sigv4 grant's resource as written: the explicit ARN, or one derived from WebSocketUri.
+CONNECT_ROUTE = {
+    "Fn::If": [
+        "HasExecuteApiConnectArn",
+        {"Ref": "ExecuteApiConnectArn"},
+        {
+            "Fn::Sub": [
+                "arn:${AWS::Partition}:execute-api:${ApiRegion}:${AWS::AccountId}:"
+                "${ApiId}/${Stage}/$connect",
+                {
+                    "ApiId": _select(0, ".", _HOST),
+                    "ApiRegion": _select(2, ".", _HOST),
+                    "Stage": _select(3, "/", _select(0, "?", _URI)),
+                },
+            ]
+        },
+    ]
+}
+
+
 def test_role_grants_nothing_else(cfn: dict) -> None:
     """Secret, key, the on-failure queue; managed: basic logging only (X-Ray is tested apart)."""
     allowed = {
-        "secretsmanager:GetSecretValue": [{"Ref": "TokenSecretArn"}],
-        "kms:Decrypt": [{"Ref": "SecretKmsKeyArn"}],
-        "sqs:SendMessage": [{"Fn::GetAtt": ["FailureQueue", "Arn"]}],
+        "secretsmanager:GetSecretValue": [
+            [{"Ref": "TokenSecretArn"}],
+            [{"Ref": "ClientCertSecretArn"}],
+        ],
+        "kms:Decrypt": [[{"Ref": "SecretKmsKeyArn"}]],
+        "sqs:SendMessage": [[{"Fn::GetAtt": ["FailureQueue", "Arn"]}]],
+        # sigv4 only: the $connect route (tests/template/test_credentials_template.py).
+        "execute-api:Invoke": [[route] for route in CONNECT_ROUTE["Fn::If"][1:]],
     }
     for conditions in condition_combinations(cfn):
         for statement in role_statements(cfn, conditions):
@@ -250,7 +290,7 @@ def test_role_grants_nothing_else(cfn: dict) -> None:
             for action in as_list(statement["Action"]):
                 assert "*" not in action, statement
                 assert action in allowed, statement
-                assert as_list(statement["Resource"]) == allowed[action], statement
+                assert as_list(statement["Resource"]) in allowed[action], statement
     role_arn = function(cfn)["Role"]["Fn::GetAtt"][0]
     managed = cfn["Resources"][role_arn]["Properties"].get("ManagedPolicyArns", [])
     assert managed == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
