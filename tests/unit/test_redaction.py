@@ -96,9 +96,14 @@ def test_a_credential_however_short_is_scrubbed(fresh: Scrubber) -> None:
 def test_many_configured_values_never_push_a_credential_out(fresh: Scrubber) -> None:
     fresh.remember(["tok-AAAA"])
     fresh.remember_configured(f"value-{n:04d}" for n in range(100))
-    fresh.remember_configured(["2", "v1"])  # too short to be keys: left alone
 
-    assert fresh.scrub_text("tok-AAAA value-0099 v1") == f"{REDACTED} {REDACTED} v1"
+    assert fresh.scrub_text("tok-AAAA value-0099") == f"{REDACTED} {REDACTED}"
+
+
+def test_short_configured_values_are_versions_not_keys(fresh: Scrubber) -> None:
+    fresh.remember_configured(["2", "v1", "20", "qs-key-Zk93hQ"])
+
+    assert fresh.scrub_text("v1 seq 20 qs-key-Zk93hQ") == f"v1 seq 20 {REDACTED}"
 
 
 def test_a_deeply_nested_value_is_scrubbed_without_recursion(fresh: Scrubber) -> None:
