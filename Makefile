@@ -59,7 +59,7 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 	@touch $@
 	@echo "==> $(VENV) ready"
 
-demo: $(STAMP) ## start the local stack and run every sample event (RAW=1: raw JSON logs)
+demo: $(STAMP) ## start the local stack, run every sample event, then one exchange per AUTH_MODE (RAW=1: raw JSON logs)
 	$(PY) -m local_stack demo $(strip $(OUTPUT_FLAGS))
 
 stack: $(STAMP) ## run the local stack in the foreground for `make invoke` (Ctrl-C stops it)
@@ -97,9 +97,9 @@ build: $(SAM_STAMP) ## sam build into .aws-sam/ (needs python3.13)
 
 # Not a test: our handler against the raw library and the naive script
 # (bench/README.md). Bench-only dependencies go into the same .venv.
-bench: $(STAMP) ## benchmark against the raw library and a naive handler (bench/README.md)
+bench: $(STAMP) $(SAM_STAMP) ## benchmark against the raw library and a naive handler (bench/README.md)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench
 
 clean: ## remove the environments, the build and the caches
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local-stack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local-stack .bench .pytest_cache .mypy_cache .ruff_cache
