@@ -94,6 +94,11 @@ class Scrubber:
         known = {*self._credentials, *self._configured}
         self._sorted = tuple(sorted(known, key=len, reverse=True))
 
+    @property
+    def remembered(self) -> tuple[str, ...]:
+        """Every credential scrubbed, longest first."""
+        return self._sorted
+
     def forget_all(self) -> None:
         """Forget every remembered credential (tests)."""
         self._credentials.clear()
@@ -201,6 +206,12 @@ def _frame_payload_hides_credential(args: Any) -> bool:
     return False
 
 
+def _may_need_scrubbing(message: str) -> bool:
+    # Every shape scrubbed has a ":" or "=" (a header, a query value), or a
+    # remembered credential; most lines (the summary line) have neither.
+    return ":" in message or "=" in message or any(c in message for c in scrubber.remembered)
+
+
 def _scrubbing_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make(*args, **kwargs)
@@ -217,7 +228,7 @@ def _scrubbing_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., 
             record.msg, record.args = "%s frame [redacted]", (str(record.msg)[:1],)
             return record
         message = record.getMessage()
-        scrubbed = scrubber.scrub_log_line(message)
+        scrubbed = scrubber.scrub_log_line(message) if _may_need_scrubbing(message) else message
         if scrubbed != message:
             record.msg, record.args = scrubbed, None
         return record
