@@ -28,7 +28,7 @@ MAX_OUTGOING_BYTES = 1024 * 1024
 # JSON encoder's recursion.
 MAX_NESTING = 64
 # Any moment: timestamps have a fixed width, so a probe measures the real size.
-_STAMP_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
+_STAMP_PROBE = datetime(2000, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds")
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 # A JSON escape that can stand for half of a surrogate pair.
@@ -65,12 +65,15 @@ def dumps(value: Any) -> str:
     return _encoder.encode(value)
 
 
-def stamp(message: Any, now: datetime | None = None) -> Any:
-    """Return ``message`` as it will be sent: objects gain a ``timestamp``."""
+def stamp(message: Any, now: datetime | None = None, *, timestamp: str | None = None) -> Any:
+    """Return ``message`` as it will be sent: objects gain a ``timestamp``
+    (``now``, by default the current time, or the given ``timestamp`` text)."""
     if isinstance(message, Mapping) and "timestamp" not in message:
-        moment = now if now is not None else datetime.now(UTC)
-        # Fixed width (microseconds always shown), so a message's size is known before it is sent.
-        return {**message, "timestamp": moment.isoformat(timespec="microseconds")}
+        if timestamp is None:
+            moment = now if now is not None else datetime.now(UTC)
+            # Fixed width (microseconds always shown): a message's size is known before it is sent.
+            timestamp = moment.isoformat(timespec="microseconds")
+        return {**message, "timestamp": timestamp}
     return message
 
 
@@ -90,7 +93,7 @@ def check_outgoing(message: Any) -> int:
     """
     _check_nesting(message)
     try:
-        frame = encode(stamp(message, _STAMP_PROBE)).encode("utf-8")
+        frame = encode(stamp(message, timestamp=_STAMP_PROBE)).encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("cannot be sent as UTF-8 text (it holds a lone surrogate)") from None
     except (ValueError, TypeError):

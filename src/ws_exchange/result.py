@@ -68,18 +68,23 @@ def response_size(answer: dict[str, Any]) -> int:
 
 
 def fit_response(
-    result: dict[str, Any], error: ExchangeError | None, content_bytes: int, *, is_api: bool
+    result: dict[str, Any],
+    error: ExchangeError | None,
+    *,
+    sent_bytes: int,
+    received_bytes: int,
+    is_api: bool,
 ) -> tuple[dict[str, Any], ExchangeError | None]:
     """``result`` and ``error``, with replies dropped from the end if the answer
     would not fit Lambda's response limit (then the error is ``message_too_large``).
 
     The replies are already bounded by MAX_RESULT_BYTES as they arrive; this is
     the last guarantee, for what the runtime's separators add to a result, and
-    escaping to an API body. ``content_bytes`` is the size of the sent and
-    received messages as compact JSON: neither at most doubles it, so a small
-    result is not measured.
+    escaping to an API body. A small result is not measured: the messages sent
+    and the replies kept (``sent_bytes``, ``received_bytes``: compact JSON) at
+    most double in either form.
     """
-    if 2 * content_bytes + RESULT_OVERHEAD_BYTES <= RESPONSE_LIMIT_BYTES:
+    if 2 * (sent_bytes + received_bytes) + RESULT_OVERHEAD_BYTES <= RESPONSE_LIMIT_BYTES:
         return result, error
 
     def size() -> int:

@@ -87,7 +87,11 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     )
     sent_bytes = plan.sent_bytes if plan else 0
     result, error = fit_response(
-        result, error, sent_bytes + progress.received_bytes, is_api=trigger.is_api
+        result,
+        error,
+        sent_bytes=sent_bytes,
+        received_bytes=progress.received_bytes,
+        is_api=trigger.is_api,
     )
     observability.record(result, error, trigger)
     if trigger.is_api:
