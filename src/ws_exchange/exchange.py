@@ -53,6 +53,7 @@ from .errors import (
 from .redaction import scrubber
 
 CLOSE_TIMEOUT_SECONDS = 2.0
+_TIE_SECONDS = 0.01
 USER_AGENT = "websocket-exchange-lambda"
 # Python objects take far more memory than the JSON text they decode from: an
 # empty list is 3 bytes of text and 64 bytes of memory, and ordinary replies
@@ -356,7 +357,9 @@ async def converse(
         # One bound for the whole conversation, so that a server that stops
         # reading cannot hold a send past the deadline; each reply has its own
         # timeout inside it. (A bound per send cost a 1000-message batch 5 %.)
-        async with asyncio.timeout_at(deadline.at):
+        # Set just after the deadline, within its safety margin, so that a reply
+        # timeout cut short by the deadline fires first and says what it awaited.
+        async with asyncio.timeout_at(deadline.at + _TIE_SECONDS):
             for message in plan.messages:
                 stamped = framing.stamp(message)
                 await connection.send(framing.encode(stamped))
