@@ -343,7 +343,9 @@ def test_replies_that_would_exhaust_memory_are_refused(
 def test_an_api_answer_stays_under_lambdas_limit_even_when_escaping_grows_it(
     run: Invoke, scripted: ScriptedServer
 ) -> None:
-    quotes = json.dumps(['"'] * 200_000)  # 1.2 MB of text, twice that as an API body
+    # One JSON string of quotes: 1 MB kept (within MAX_RESULT_BYTES, one value in
+    # memory), twice that once escaped again into an API body.
+    quotes = json.dumps('"' * 500_000)
 
     def send(connection: ServerConnection) -> None:
         connection.recv()
