@@ -1,1 +1,1 @@
-"""``make bench``: our handler against the raw library and the naive script (issue #6)."""
+"""``make bench``: our handler against the raw library and the naive script."""

@@ -1,4 +1,4 @@
-"""Offline validation of template.yaml and samconfig.toml (issue #4).
+"""Offline validation of template.yaml and samconfig.toml.
 
 Each test pins one deployment property; removing the property from the template makes
 the test fail. Everything runs offline: cfn-lint, aws-sam-translator, no AWS account.
