@@ -19,6 +19,7 @@ import re
 import ssl
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -111,8 +112,22 @@ class Progress:
     exchange_ms: float = 0.0
 
 
+class _UnjoinedExecutor(ThreadPoolExecutor):
+    """A thread pool whose shutdown never waits for its threads.
+
+    Host names are resolved on the event loop's default executor, and
+    ``asyncio.run`` joins its threads on the way out (for up to 300 s): a
+    resolver that hangs would hold the answer past the deadline even though
+    the wait for it was cut short. Its thread is left to finish on its own.
+    """
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=False, cancel_futures=cancel_futures)
+
+
 async def run(plan: Plan, store: SecretStore, deadline: Deadline, progress: Progress) -> None:
     """Run one exchange, recording into ``progress``; raise :class:`ExchangeError`."""
+    asyncio.get_running_loop().set_default_executor(_UnjoinedExecutor())
     connection = await open_connection(plan, store, deadline, progress)
     started = time.perf_counter()
     try:

@@ -490,3 +490,30 @@ def test_a_bug_becomes_a_typed_internal_error_with_its_traceback_scrubbed(
     assert "RuntimeError" in logged[0].traceback
     assert token not in logged[0].traceback
     assert eventually(lambda: server.handshakes != []), "it happened after connecting"
+
+
+def test_a_resolver_that_hangs_cannot_hold_the_answer_past_the_deadline(
+    spec: Any, function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    real_getaddrinfo = socket.getaddrinfo
+
+    def hanging(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "slow-dns.example":
+            time.sleep(4)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    variables = {
+        **function_env,
+        "WEBSOCKET_URI": "ws://slow-dns.example:8765/v1",
+        "OPEN_TIMEOUT_SECONDS": "600",
+    }
+    started = time.monotonic()
+
+    result = invoke(timed(spec, 2), {}, variables)
+
+    assert time.monotonic() - started < 2.0
+    assert_error(result, "connect_timeout", retryable=True)
