@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
@@ -49,6 +49,8 @@ class Config:
 
     websocket_uri: str
     endpoint: str
+    # WEBSOCKET_URI's query values, decoded and as written: scrubbed like credentials.
+    query_values: tuple[str, ...]
     mode: CredentialMode
     handshake: Handshake
     token_secret_id: str | None = None
@@ -165,6 +167,7 @@ def _parse(environ: Mapping[str, str]) -> Config:
     return Config(
         websocket_uri=uri,
         endpoint=public_endpoint(uri),
+        query_values=_query_values(uri),
         mode=mode,
         handshake=Handshake(
             uri,
@@ -225,6 +228,12 @@ def _websocket_uri(environ: Mapping[str, str], allow_insecure: bool) -> str:
     except InvalidURI:
         raise ConfigError("WEBSOCKET_URI is not a valid WebSocket URI.") from None
     return uri
+
+
+def _query_values(uri: str) -> tuple[str, ...]:
+    query = urlsplit(uri).query
+    decoded = [value for _, value in parse_qsl(query)]
+    return (*decoded, *(part.partition("=")[2] for part in query.split("&")))
 
 
 def _check_host(host: str) -> None:

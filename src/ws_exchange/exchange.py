@@ -150,7 +150,7 @@ async def open_connection(
     """
     config = plan.config
     # A deployer may have put a key in WEBSOCKET_URI's query string itself.
-    scrubber.remember_configured(_query_values(config.websocket_uri))
+    scrubber.remember_configured(config.query_values)
     started = time.perf_counter()
     try:
         prepared = _credentials(config, store, deadline, progress, refresh=False)
@@ -214,13 +214,6 @@ def _credentials(
         progress.secret_ms += _ms_since(started)
     scrubber.remember(prepared.credentials)
     return prepared
-
-
-def _query_values(uri: str) -> list[str]:
-    query = urllib.parse.urlsplit(uri).query
-    pairs = urllib.parse.parse_qsl(query, keep_blank_values=False)
-    raw = [part.partition("=")[2] for part in query.split("&")]
-    return [value for _, value in pairs] + raw
 
 
 # The last client-certificate context per secret, rebuilt only when the secret is
