@@ -112,22 +112,29 @@ class Progress:
     exchange_ms: float = 0.0
 
 
-class _UnjoinedExecutor(ThreadPoolExecutor):
-    """A thread pool whose shutdown never waits for its threads.
+class _ResolverPool(ThreadPoolExecutor):
+    """The event loop's default executor, kept for the execution environment's life.
 
-    Host names are resolved on the event loop's default executor, and
-    ``asyncio.run`` joins its threads on the way out (for up to 300 s): a
-    resolver that hangs would hold the answer past the deadline even though
-    the wait for it was cut short. Its thread is left to finish on its own.
+    Host names are resolved on the loop's default executor, and ``asyncio.run``
+    shuts it down and joins its threads on the way out (for up to 300 s): a
+    resolver that hangs would hold the answer past the deadline even though the
+    wait for it was cut short. This pool ignores that shutdown: a hung
+    resolution finishes on its own thread, and the idle threads serve the next
+    invocation instead of being started and stopped on every one.
     """
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        super().shutdown(wait=False, cancel_futures=cancel_futures)
+        pass
+
+
+# Room for resolutions abandoned at earlier deadlines (the system resolver gives
+# up on its own within its timeouts) beside the one this invocation needs.
+_RESOLVER_POOL = _ResolverPool(max_workers=4, thread_name_prefix="resolver")
 
 
 async def run(plan: Plan, store: SecretStore, deadline: Deadline, progress: Progress) -> None:
     """Run one exchange, recording into ``progress``; raise :class:`ExchangeError`."""
-    asyncio.get_running_loop().set_default_executor(_UnjoinedExecutor())
+    asyncio.get_running_loop().set_default_executor(_RESOLVER_POOL)
     connection = await open_connection(plan, store, deadline, progress)
     started = time.perf_counter()
     try:
