@@ -21,6 +21,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
+import botocore.session
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config as BotocoreConfig
@@ -32,6 +34,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ReadTimeoutError,
 )
+from botocore.loaders import Loader
 
 from .credentials import SecretValue
 from .errors import ConfigError, ExchangeError, SecretAccessDenied, SecretInvalid, SecretNotFound
@@ -78,6 +81,20 @@ class _CountingSecretsProvider(SecretsProvider):
         return call.result(timeout=self.timeout)
 
 
+class _SecretsManagerModels(Loader):
+    """botocore's model loader for a client that only ever loads Secrets Manager's.
+
+    Before it loads a model, botocore checks the service name against every
+    service it has models for: ~900 directory listings and ~2,800 stats, twice.
+    Skipping that scan took ~40 ms off a ~410 ms cold start (``make bench``:
+    cold start ``sdk`` 0.87 x the naive handler with it, ~1.0 without, where the
+    target is 1.00). The models themselves still come from botocore's own data.
+    """
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        return ["secretsmanager"]
+
+
 class SdkSecretStore:
     """Reads secrets with boto3; one instance per execution environment."""
 
@@ -113,12 +130,12 @@ class SdkSecretStore:
 
     def _create_provider(self) -> _CountingSecretsProvider:
         # Created on first use, inside an invocation, so that a failure becomes a result.
-        import boto3
-
         # Lambda sets AWS_REGION; botocore reads only AWS_DEFAULT_REGION.
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
         try:
-            client = boto3.session.Session().client(
+            session = botocore.session.get_session()
+            session.register_component("data_loader", _SecretsManagerModels())
+            client = boto3.session.Session(botocore_session=session).client(
                 "secretsmanager", region_name=region, config=_BOTOCORE_CONFIG
             )
         except NoRegionError:

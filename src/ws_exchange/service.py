@@ -18,7 +18,7 @@ from .checks import Checks
 from .config import Config, load_config, wants_fail_on_error
 from .deadline import Deadline
 from .errors import ExchangeError, ExpectationFailed, InternalError, InvalidRequest
-from .exchange import Plan, Progress, SecretStore, run
+from .exchange import EventLoop, Plan, Progress, SecretStore, run
 from .result import (
     RESPONSE_LIMIT_BYTES,
     RESULT_OVERHEAD_BYTES,
@@ -59,7 +59,10 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         config = load_config(os.environ)
         deadline = Deadline.from_context(context, API_TIMEOUT_SECONDS if trigger.is_api else None)
         plan = make_plan(config, request)
-        asyncio.run(run(plan, secret_store(config.secrets_source), deadline, progress))
+        asyncio.run(
+            run(plan, secret_store(config.secrets_source), deadline, progress),
+            loop_factory=EventLoop,
+        )
         if plan.checks.expect:
             outcome = {
                 "sent": progress.sent,
