@@ -27,7 +27,7 @@ from .credentials import (
     parse_subprotocols,
 )
 from .errors import ConfigError
-from .framing import check_outgoing, loads
+from .framing import Outgoing, loads, prepare
 
 # Lambda's own ceiling for one invocation: no wait may be configured past it.
 MAX_SECONDS = 900.0
@@ -62,7 +62,8 @@ class Config:
     max_attempts: int = 3
     secret_max_age: int = 300
     default_message: Any = None
-    default_message_bytes: int = 0
+    # DEFAULT_MESSAGE checked and encoded for sending.
+    default_outgoing: Outgoing | None = None
     default_expect: tuple[Expression, ...] = ()
     allow_insecure: bool = False
     max_message_bytes: int = 1024 * 1024
@@ -159,7 +160,7 @@ def _parse(environ: Mapping[str, str]) -> Config:
     secrets_source = _choice(environ, "SECRETS_SOURCE", ("sdk", "extension"))
     if (secret_id or client_cert_secret_id) and secrets_source == "sdk":
         _check_endpoint_override(environ)
-    default_message, default_message_bytes = _default_message(environ)
+    default_outgoing = _default_message(environ)
     # Lambda's response is at most 6 MB; the result must fit with room for the rest.
     max_result_bytes = _integer(
         environ, "MAX_RESULT_BYTES", 4 * 1024 * 1024, 1, MAX_RESULT_BYTES_LIMIT
@@ -182,8 +183,8 @@ def _parse(environ: Mapping[str, str]) -> Config:
         expected_replies=_integer(environ, "EXPECTED_REPLIES", 1, 0, MAX_EXPECTED_REPLIES),
         max_attempts=_integer(environ, "MAX_ATTEMPTS", 3, 1, MAX_ATTEMPTS_LIMIT),
         secret_max_age=_integer(environ, "SECRET_MAX_AGE_SECONDS", 300, 0, 86400),
-        default_message=default_message,
-        default_message_bytes=default_message_bytes,
+        default_message=default_outgoing.message,
+        default_outgoing=default_outgoing,
         default_expect=parse_default_expect(environ.get("DEFAULT_EXPECT")),
         allow_insecure=allow_insecure,
         max_message_bytes=_integer(
@@ -268,7 +269,7 @@ def _check_endpoint_override(environ: Mapping[str, str]) -> None:
             raise ConfigError(f"{name} must be an http:// or https:// URL with a host.")
 
 
-def _default_message(environ: Mapping[str, str]) -> tuple[Any, int]:
+def _default_message(environ: Mapping[str, str]) -> Outgoing:
     raw = environ.get("DEFAULT_MESSAGE")
     if raw is None or not raw.strip():
         message: Any = {"action": "ping"}
@@ -278,10 +279,9 @@ def _default_message(environ: Mapping[str, str]) -> tuple[Any, int]:
         except ValueError:
             raise ConfigError("DEFAULT_MESSAGE must be valid JSON.") from None
     try:
-        size = check_outgoing(message)
+        return prepare(message)
     except ValueError as exc:
         raise ConfigError(f"DEFAULT_MESSAGE {exc}.") from None
-    return message, size
 
 
 def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -52,6 +52,7 @@ from .errors import (
     MessageTooLarge,
     ReplyTimeout,
 )
+from .framing import Outgoing
 from .redaction import scrubber
 
 CLOSE_TIMEOUT_SECONDS = 2.0
@@ -86,7 +87,7 @@ class Plan:
     """What one invocation does: the configuration and the request, resolved."""
 
     config: Config
-    messages: tuple[Any, ...]
+    messages: tuple[Outgoing, ...]
     # The messages' frames in bytes, as sent (timestamps included).
     sent_bytes: int
     expected_replies: int
@@ -388,10 +389,10 @@ async def converse(
         # Set just after the deadline, within its safety margin, so that a reply
         # timeout cut short by the deadline fires first and says what it awaited.
         async with asyncio.timeout_at(deadline.at + _TIE_SECONDS):
-            for message in plan.messages:
-                stamped = framing.stamp(message)
-                await connection.send(framing.encode(stamped))
-                progress.sent.append(stamped)
+            for outgoing in plan.messages:
+                sent, frame = outgoing.frame(framing.now())
+                await connection.send(frame)
+                progress.sent.append(sent)
                 if until is None:
                     for _ in range(plan.expected_replies):
                         await _receive(connection, plan, deadline, progress)

@@ -17,7 +17,7 @@ import base64
 import json
 import math
 import re
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,8 +27,8 @@ MAX_OUTGOING_BYTES = 1024 * 1024
 # Nesting deeper than this is not a message, it is an attempt to exhaust the
 # JSON encoder's recursion.
 MAX_NESTING = 64
-# Any moment: timestamps have a fixed width, so a probe measures the real size.
-_STAMP_PROBE = datetime(2000, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds")
+# Every timestamp has this many characters (any moment will do to count them).
+_TIMESTAMP_LENGTH = len(datetime(2000, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds"))
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 # A JSON escape that can stand for half of a surrogate pair.
@@ -65,13 +65,20 @@ def dumps(value: Any) -> str:
     return _encoder.encode(value)
 
 
+def now() -> str:
+    """The current UTC time as a message's ``timestamp``.
+
+    Fixed width (microseconds always shown): a message's size is known before it is sent.
+    """
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
 def stamp(message: Any, now: datetime | None = None, *, timestamp: str | None = None) -> Any:
     """Return ``message`` as it will be sent: objects gain a ``timestamp``
     (``now``, by default the current time, or the given ``timestamp`` text)."""
-    if isinstance(message, Mapping) and "timestamp" not in message:
+    if isinstance(message, dict) and "timestamp" not in message:
         if timestamp is None:
             moment = now if now is not None else datetime.now(UTC)
-            # Fixed width (microseconds always shown): a message's size is known before it is sent.
             timestamp = moment.isoformat(timespec="microseconds")
         return {**message, "timestamp": timestamp}
     return message
@@ -84,38 +91,65 @@ def encode(message: Any) -> str:
     return dumps(message)
 
 
-def check_outgoing(message: Any) -> int:
-    """The size in bytes of the frame ``message`` will be sent as.
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message checked and encoded once, before any I/O.
+
+    Sending it only puts the timestamp into text encoded beforehand: the frame is
+    exactly ``encode(stamp(message, timestamp=...))``, and ``size`` its bytes.
+    """
+
+    message: Any
+    # UTF-8 bytes of the frame, timestamp included.
+    size: int
+    # The frame's text up to the timestamp's value; the whole frame when unstamped.
+    head: str
+    stamped: bool
+
+    def frame(self, timestamp: str) -> tuple[Any, str]:
+        """The message as sent (stamped with ``timestamp``) and its text frame."""
+        if not self.stamped:
+            return self.message, self.head
+        return stamp(self.message, timestamp=timestamp), f'{self.head}{timestamp}"}}'
+
+
+def prepare(message: Any) -> Outgoing:
+    """Check ``message`` and encode it for sending.
 
     Raises:
         ValueError: with a reason to put after "The message": too deep, too large,
             not representable as JSON, or not encodable as UTF-8 text.
     """
     _check_nesting(message)
+    stamped = isinstance(message, dict) and "timestamp" not in message
     try:
-        frame = encode(stamp(message, timestamp=_STAMP_PROBE)).encode("utf-8")
+        text = encode(message)
+        # A timestamp is a plain ASCII string: it needs no escapes, and it comes
+        # last, as stamp() adds it last.
+        head = f'{text[:-1]}{"," if message else ""}"timestamp":"' if stamped else text
+        size = len(head.encode("utf-8")) + (_TIMESTAMP_LENGTH + 2 if stamped else 0)
     except UnicodeEncodeError:
         raise ValueError("cannot be sent as UTF-8 text (it holds a lone surrogate)") from None
     except (ValueError, TypeError):
         raise ValueError("holds a value JSON cannot represent") from None
-    if len(frame) > MAX_OUTGOING_BYTES:
+    if size > MAX_OUTGOING_BYTES:
         raise ValueError(f"is larger than {MAX_OUTGOING_BYTES} bytes once encoded")
-    return len(frame)
+    return Outgoing(message, size, head, stamped)
 
 
 def _check_nesting(value: Any) -> None:
     # Iterative: the point is to refuse what would exhaust recursion. Only
     # containers are stacked: a 5 MB list of numbers is a loop, not 2 million tuples.
-    if not isinstance(value, Mapping | list):
+    if not isinstance(value, dict | list):
         return
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_NESTING:
             raise ValueError(f"is nested deeper than {MAX_NESTING} levels")
-        children = item.values() if isinstance(item, Mapping) else item
+        children = item.values() if isinstance(item, dict) else item
         for child in children:
-            if isinstance(child, Mapping | list):
+            if isinstance(child, dict | list):
                 stack.append((child, depth + 1))
 
 

@@ -81,7 +81,7 @@ class _CountingSecretsProvider(SecretsProvider):
         return call.result(timeout=self.timeout)
 
 
-class _SecretsManagerModels(Loader):
+class _SecretsManagerModels(Loader):  # type: ignore[misc]  # botocore is untyped
     """botocore's model loader for a client that only ever loads Secrets Manager's.
 
     Before it loads a model, botocore checks the service name against every

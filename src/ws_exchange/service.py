@@ -19,6 +19,7 @@ from .config import Config, load_config, wants_fail_on_error
 from .deadline import Deadline
 from .errors import ExchangeError, ExpectationFailed, InternalError, InvalidRequest
 from .exchange import EventLoop, Plan, Progress, SecretStore, run
+from .framing import Outgoing
 from .result import (
     RESPONSE_LIMIT_BYTES,
     RESULT_OVERHEAD_BYTES,
@@ -111,9 +112,11 @@ def make_plan(config: Config, request: Request) -> Plan:
         InvalidRequest: the messages leave no room for replies in Lambda's response.
     """
     if request.messages is None:
-        messages, sent_bytes = (config.default_message,), config.default_message_bytes
+        assert config.default_outgoing is not None  # always set by load_config
+        messages: tuple[Outgoing, ...] = (config.default_outgoing,)
     else:
-        messages, sent_bytes = request.messages, request.message_bytes
+        messages = request.outgoing
+    sent_bytes = sum(message.size for message in messages)
     # The result echoes the messages in `sent`; the runtime's separators (", ",
     # ": ") and an API body's escapes make them up to half again, or twice, as large.
     room = RESPONSE_LIMIT_BYTES - RESULT_OVERHEAD_BYTES - sent_bytes * 3 // 2

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .checks import CHECK_FIELDS, Checks, parse_checks
 from .errors import InvalidRequest
-from .framing import check_outgoing, loads
+from .framing import Outgoing, loads, prepare
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import (
@@ -57,8 +57,8 @@ class Request:
     """What one invocation asks for. ``None`` means "use the configured value"."""
 
     messages: tuple[Any, ...] | None = None
-    # The frames' total size in bytes, as they will be sent (derived from messages).
-    message_bytes: int = field(default=0, compare=False)
+    # The messages checked and encoded for sending (derived from messages).
+    outgoing: tuple[Outgoing, ...] = field(default=(), compare=False)
     expected_replies: int | None = None
     reply_timeout: float | None = None
     checks: Checks | None = None
@@ -119,16 +119,16 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
         if not isinstance(listed, list) or not 1 <= len(listed) <= MAX_MESSAGES:
             raise InvalidRequest(f"messages must be a list of 1 to {MAX_MESSAGES} JSON values.")
         messages = tuple(listed)
-    message_bytes = 0
+    outgoing = []
     for index, message in enumerate(messages or ()):
         try:
-            message_bytes += check_outgoing(message)
+            outgoing.append(prepare(message))
         except ValueError as exc:
             which = "The message" if len(messages or ()) == 1 else f"Message {index}"
             raise InvalidRequest(f"{which} {exc}.") from None
     return Request(
         messages=messages,
-        message_bytes=message_bytes,
+        outgoing=tuple(outgoing),
         expected_replies=_expected_replies(payload.get("expected_replies")),
         reply_timeout=_reply_timeout(payload.get("reply_timeout_seconds")),
         checks=parse_checks(payload, error=InvalidRequest),

@@ -18,6 +18,7 @@ from ws_exchange.config import load_config
 from ws_exchange.deadline import Deadline
 from ws_exchange.errors import ReplyTimeout
 from ws_exchange.exchange import Plan, Progress, converse
+from ws_exchange.framing import prepare
 
 
 class AlwaysReady:
@@ -38,7 +39,7 @@ def plan(replies: int) -> Plan:
     config = load_config({"WEBSOCKET_URI": "wss://example.com/", "TOKEN_SECRET_ID": "s"})
     return Plan(
         config=config,
-        messages=("x",),
+        messages=(prepare("x"),),
         sent_bytes=1,
         expected_replies=replies,
         reply_timeout=10.0,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ws_exchange.framing import decode, encode, stamp
+from ws_exchange.framing import MAX_OUTGOING_BYTES, decode, encode, now, prepare, stamp
 
 FIXED = datetime(2026, 11, 24, 4, 0, 0, 123456, tzinfo=UTC)
 
@@ -206,3 +206,58 @@ def test_reply_too_deep_to_decode_is_kept_as_its_text() -> None:
     frame = "[" * 100_000 + "]" * 100_000
 
     assert decode(frame) == frame
+
+
+# --- prepare: encoded once, stamped when sent -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"action": "ping"},
+        {},
+        {"a": [1, {"b": None}], "note": "café ☕", "n": 1.5e300},
+        {"timestamp": "kept", "x": 1},
+        "plain text",
+        "",
+        42,
+        None,
+        [1, {"a": "b"}],
+        {"quote\"d": "line\nbreak"},
+    ],
+    ids=repr,
+)
+def test_prepared_frame_is_the_stamped_message_encoded(message: Any) -> None:
+    timestamp = now()
+    sent, frame = prepare(message).frame(timestamp)
+    assert sent == stamp(message, timestamp=timestamp)
+    assert frame == encode(stamp(message, timestamp=timestamp))
+
+
+@pytest.mark.parametrize(
+    "message", [{"action": "ping"}, {}, {"note": "café ☕"}, "text", [1, 2], {"timestamp": 1}], ids=repr
+)
+def test_prepared_size_is_the_frames_utf8_bytes(message: Any) -> None:
+    outgoing = prepare(message)
+    assert outgoing.size == len(outgoing.frame(now())[1].encode("utf-8"))
+
+
+def test_now_is_a_fixed_width_utc_timestamp() -> None:
+    moment = datetime.fromisoformat(now())
+    assert moment.utcoffset() == timedelta(0)
+    assert len(now()) == len(datetime(2000, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds"))
+
+
+def test_prepare_refuses_a_frame_over_the_limit_counting_the_timestamp() -> None:
+    # Fits without its timestamp, not with it.
+    overhead = len(encode({"x": "", "timestamp": now()}))
+    message = {"x": "a" * (MAX_OUTGOING_BYTES - overhead + 1)}
+    assert len(encode(message).encode("utf-8")) <= MAX_OUTGOING_BYTES
+    with pytest.raises(ValueError, match="larger than"):
+        prepare(message)
+
+
+@pytest.mark.parametrize("message", ["\ud800", {"k": "\udfff"}], ids=repr)
+def test_prepare_refuses_lone_surrogates(message: Any) -> None:
+    with pytest.raises(ValueError, match="UTF-8"):
+        prepare(message)
