@@ -55,7 +55,7 @@ def loads(text: str) -> Any:
         value = _decoder.decode(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
-    if _SURROGATE_ESCAPE.search(text):
+    if "\\" in text and _SURROGATE_ESCAPE.search(text):
         dumps(value).encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
     return value
 
