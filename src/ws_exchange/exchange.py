@@ -115,16 +115,16 @@ class Progress:
 
 
 class EventLoop(asyncio.SelectorEventLoop):
-    """The event loop an exchange runs on: ``asyncio.run(..., loop_factory=EventLoop)``.
+    """The event loop an exchange runs on: ``asyncio.Runner(loop_factory=EventLoop)``.
 
-    asyncio resolves host names on the loop's default executor, and
-    ``asyncio.run`` joins that executor's threads on the way out (for up to
-    300 s): a resolver that hangs would hold the answer past the deadline even
-    though the wait for it was cut short. This loop resolves on a pool kept for
-    the execution environment instead, which nothing joins; a hung resolution
-    finishes on its own thread. With no default executor, ``asyncio.run`` also
-    starts no thread to shut one down: that thread cost ~0.25 ms of a ~3 ms warm
-    invocation on loopback (``make bench``).
+    asyncio resolves host names on the loop's default executor, and closing the
+    loop (``asyncio.run`` does it on the way out) joins that executor's threads,
+    for up to 300 s: a resolver that hangs would hold the answer past the
+    deadline even though the wait for it was cut short. This loop resolves on a
+    pool kept for the execution environment instead, which nothing joins; a hung
+    resolution finishes on its own thread. With no default executor, closing the
+    loop also starts no thread to shut one down: that thread cost ~0.25 ms of a
+    ~3 ms warm invocation on loopback (``make bench``).
     """
 
     async def getaddrinfo(
