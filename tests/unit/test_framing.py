@@ -223,7 +223,7 @@ def test_reply_too_deep_to_decode_is_kept_as_its_text() -> None:
         42,
         None,
         [1, {"a": "b"}],
-        {"quote\"d": "line\nbreak"},
+        {'quote"d': "line\nbreak"},
     ],
     ids=repr,
 )
@@ -235,7 +235,9 @@ def test_prepared_frame_is_the_stamped_message_encoded(message: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "message", [{"action": "ping"}, {}, {"note": "café ☕"}, "text", [1, 2], {"timestamp": 1}], ids=repr
+    "message",
+    [{"action": "ping"}, {}, {"note": "café ☕"}, "text", [1, 2], {"timestamp": 1}],
+    ids=repr,
 )
 def test_prepared_size_is_the_frames_utf8_bytes(message: Any) -> None:
     outgoing = prepare(message)
