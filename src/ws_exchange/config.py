@@ -39,6 +39,9 @@ MAX_ATTEMPTS_LIMIT = 10
 MAX_RESULT_BYTES_LIMIT = 5 * 1024 * 1024
 MAX_EXPECTED_REPLIES = 100
 
+# DEFAULT_MESSAGE when unset.
+PING = {"action": "ping"}
+_PING = prepare(PING)
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
@@ -61,14 +64,18 @@ class Config:
     expected_replies: int = 1
     max_attempts: int = 3
     secret_max_age: int = 300
-    default_message: Any = None
-    # DEFAULT_MESSAGE checked and encoded for sending.
-    default_outgoing: Outgoing | None = None
+    # DEFAULT_MESSAGE, checked and encoded for sending.
+    default_outgoing: Outgoing = _PING
     default_expect: tuple[Expression, ...] = ()
     allow_insecure: bool = False
     max_message_bytes: int = 1024 * 1024
     max_result_bytes: int = 4 * 1024 * 1024
     fail_on_error: bool = False
+
+    @property
+    def default_message(self) -> Any:
+        """DEFAULT_MESSAGE, as configured."""
+        return self.default_outgoing.message
 
 
 def public_endpoint(uri: str) -> str:
@@ -183,7 +190,6 @@ def _parse(environ: Mapping[str, str]) -> Config:
         expected_replies=_integer(environ, "EXPECTED_REPLIES", 1, 0, MAX_EXPECTED_REPLIES),
         max_attempts=_integer(environ, "MAX_ATTEMPTS", 3, 1, MAX_ATTEMPTS_LIMIT),
         secret_max_age=_integer(environ, "SECRET_MAX_AGE_SECONDS", 300, 0, 86400),
-        default_message=default_outgoing.message,
         default_outgoing=default_outgoing,
         default_expect=parse_default_expect(environ.get("DEFAULT_EXPECT")),
         allow_insecure=allow_insecure,
@@ -272,7 +278,7 @@ def _check_endpoint_override(environ: Mapping[str, str]) -> None:
 def _default_message(environ: Mapping[str, str]) -> Outgoing:
     raw = environ.get("DEFAULT_MESSAGE")
     if raw is None or not raw.strip():
-        message: Any = {"action": "ping"}
+        message: Any = PING
     else:
         try:
             message = loads(raw)

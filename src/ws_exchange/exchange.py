@@ -18,9 +18,9 @@ import logging
 import re
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -120,11 +120,11 @@ class EventLoop(asyncio.SelectorEventLoop):
     asyncio resolves host names on the loop's default executor, and closing the
     loop (``asyncio.run`` does it on the way out) joins that executor's threads,
     for up to 300 s: a resolver that hangs would hold the answer past the
-    deadline even though the wait for it was cut short. This loop resolves on a
-    pool kept for the execution environment instead, which nothing joins; a hung
-    resolution finishes on its own thread. With no default executor, closing the
-    loop also starts no thread to shut one down: that thread cost ~0.25 ms of a
-    ~3 ms warm invocation on loopback (``make bench``).
+    deadline even though the wait for it was cut short. This loop resolves each
+    name on a daemon thread of its own, which nothing joins: a hung resolution
+    finishes on its own, and never holds up a later one. With no default
+    executor, closing the loop also starts no thread to shut one down: that
+    thread cost ~0.25 ms of a ~3 ms warm invocation on loopback (``make bench``).
     """
 
     async def getaddrinfo(
@@ -137,14 +137,31 @@ class EventLoop(asyncio.SelectorEventLoop):
         proto: int = 0,
         flags: int = 0,
     ) -> list[Any]:
-        return await self.run_in_executor(
-            _RESOLVER_POOL, socket.getaddrinfo, host, port, family, type, proto, flags
-        )
+        answer: asyncio.Future[list[Any]] = self.create_future()
+
+        def resolve() -> None:
+            try:
+                outcome: tuple[Any, BaseException | None] = (
+                    socket.getaddrinfo(host, port, family, type, proto, flags),
+                    None,
+                )
+            except Exception as exc:  # handed to the waiting coroutine
+                outcome = (None, exc)
+            # Once the loop is closed (its invocation is over), nobody is waiting.
+            with contextlib.suppress(RuntimeError):
+                self.call_soon_threadsafe(_settle, answer, *outcome)
+
+        threading.Thread(target=resolve, name="resolver", daemon=True).start()
+        return await answer
 
 
-# Room for resolutions abandoned at earlier deadlines (the system resolver gives
-# up on its own within its timeouts) beside the one this invocation needs.
-_RESOLVER_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolver")
+def _settle(answer: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if answer.done():  # its waiter gave up (a deadline)
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(result)
 
 
 async def run(plan: Plan, store: SecretStore, deadline: Deadline, progress: Progress) -> None:

@@ -126,7 +126,7 @@ def prepare(message: Any) -> Outgoing:
         text = encode(message)
         # A timestamp is a plain ASCII string: it needs no escapes, and it comes
         # last, as stamp() adds it last.
-        head = f'{text[:-1]}{"," if message else ""}"timestamp":"' if stamped else text
+        head = f'{text[:-1]}{"," if len(message) else ""}"timestamp":"' if stamped else text
         size = len(head.encode("utf-8")) + (_TIMESTAMP_LENGTH + 2 if stamped else 0)
     except UnicodeEncodeError:
         raise ValueError("cannot be sent as UTF-8 text (it holds a lone surrogate)") from None

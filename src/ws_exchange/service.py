@@ -112,7 +112,6 @@ def make_plan(config: Config, request: Request) -> Plan:
         InvalidRequest: the messages leave no room for replies in Lambda's response.
     """
     if request.messages is None:
-        assert config.default_outgoing is not None  # always set by load_config
         messages: tuple[Outgoing, ...] = (config.default_outgoing,)
     else:
         messages = request.outgoing

@@ -8,7 +8,9 @@ the deadline, strict JSON, no credential in it.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from typing import Any
 
@@ -210,6 +212,32 @@ def test_aws_region_alone_is_enough(
 ) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+    value = SdkSecretStore().get(secret_id, max_age=0, refresh=False, timeout=5)
+
+    assert value.fresh is True and value.text
+
+
+def test_a_profile_that_assumes_a_role_reads_the_secret(
+    secrets_manager: LocalSecretsManager,
+    secret_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    # botocore assumes the role with an STS client built from the same session:
+    # the session must still find STS's models (moto answers STS too).
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile source]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+        "[profile reader]\nrole_arn = arn:aws:iam::123456789012:role/reader\n"
+        "source_profile = source\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_PROFILE", "reader")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", secrets_manager.endpoint_url)
 
     value = SdkSecretStore().get(secret_id, max_age=0, refresh=False, timeout=5)
 
@@ -517,3 +545,39 @@ def test_a_resolver_that_hangs_cannot_hold_the_answer_past_the_deadline(
 
     assert time.monotonic() - started < 2.0
     assert_error(result, "connect_timeout", retryable=True)
+
+
+def test_resolutions_left_hanging_by_earlier_deadlines_never_stall_later_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    real_getaddrinfo = socket.getaddrinfo
+    outage = threading.Event()
+
+    def resolver(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "dns-outage.example":
+            outage.wait(10)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real_getaddrinfo("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+
+    async def resolve(host: str, wait: float) -> Any:
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(loop.getaddrinfo(host, 443), wait)
+
+    try:
+        # More hung resolutions than any small pool of resolver threads would hold.
+        for _ in range(12):
+            with (
+                asyncio.Runner(loop_factory=exchange_module.EventLoop) as runner,
+                pytest.raises(TimeoutError),
+            ):
+                runner.run(resolve("dns-outage.example", 0.01))
+        started = time.monotonic()
+        with asyncio.Runner(loop_factory=exchange_module.EventLoop) as runner:
+            answer = runner.run(resolve("healthy.example", 2.0))
+        assert answer and time.monotonic() - started < 1.0
+    finally:
+        outage.set()

@@ -11,7 +11,9 @@ from ws_exchange.framing import encode, now, prepare, stamp
 
 from .conftest import JSONISH, PROPERTY_SETTINGS
 
-MESSAGES = st.one_of(JSONISH, st.dictionaries(st.text(max_size=8), JSONISH, max_size=4))
+# Objects with and without a "timestamp" of their own.
+KEYS = st.one_of(st.text(max_size=8), st.just("timestamp"))
+MESSAGES = st.one_of(JSONISH, st.dictionaries(KEYS, JSONISH, max_size=4))
 
 
 @PROPERTY_SETTINGS
