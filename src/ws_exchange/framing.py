@@ -110,7 +110,7 @@ class Outgoing:
         """The message as sent (stamped with ``timestamp``) and its text frame."""
         if not self.stamped:
             return self.message, self.head
-        return stamp(self.message, timestamp=timestamp), f'{self.head}{timestamp}"}}'
+        return {**self.message, "timestamp": timestamp}, f'{self.head}{timestamp}"}}'
 
 
 def prepare(message: Any) -> Outgoing:
