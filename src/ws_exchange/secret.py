@@ -87,7 +87,7 @@ class _SecretsManagerModels(Loader):  # type: ignore[misc]  # botocore is untype
     Before it loads a model, botocore checks the service name against every
     service it has models for: ~900 directory listings and ~2,800 stats, twice.
     Skipping that scan took ~40 ms off a ~410 ms cold start (``make bench``:
-    cold start ``sdk`` 0.86-0.98 x the naive handler over five runs with it,
+    cold start ``sdk`` 0.86-1.00 x the naive handler over eight runs with it,
     0.93-1.11 over four without, where the target is 1.00). The models still
     come from botocore's own data.
     """
