@@ -13,9 +13,10 @@ the wrong type, say ``abs('x')``) means the check did not hold, exactly as a
 falsy result does, because a monitor must report on the server's answer, not
 crash on it.
 
-The core imports this module lazily, only when a request or ``DEFAULT_EXPECT``
-carries checks, so invocations without checks pay nothing for it; ``jmespath``
-itself is already loaded by Powertools' logger.
+The request parser imports this module; ``jmespath`` itself is already loaded by
+Powertools' logger, so invocations without checks pay little for it.
+``AUTH_MODE=message`` compiles and evaluates its ``AUTH_SUCCESS`` and
+``AUTH_FAILURE`` here too.
 """
 
 from __future__ import annotations

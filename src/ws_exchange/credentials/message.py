@@ -25,16 +25,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import jmespath
-from jmespath.exceptions import JMESPathError
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
 
+from ..checks import MAX_EXPRESSION_CHARS, Expression, compile_expression, matches
 from ..errors import AuthRejected, ConfigError, ReplyTimeout
 from ..framing import decode, encode, loads
 from . import Handshake, Prepared, ReadSecret, read_token, setting, token_field
 
 if TYPE_CHECKING:
-    from jmespath.parser import ParsedResult
     from websockets.asyncio.client import ClientConnection
 
     from ..deadline import Deadline
@@ -42,8 +40,6 @@ if TYPE_CHECKING:
 PLACEHOLDER = "{token}"
 # Greetings and notices a server may send before its verdict (the contract's bound).
 MAX_SKIPPED_REPLIES = 10
-# As the contract's reply checks: a longer expression is a mistake, not a need.
-MAX_EXPRESSION_CHARS = 1000
 
 Verdict = Literal["success", "failure", "skip"]
 
@@ -74,25 +70,15 @@ def auth_text(template: Any, token: str) -> str:
     return encode(replace_token(template, token))
 
 
-def _is_true(value: Any) -> bool:
-    # JMESPath truthiness: false, null and empty strings, lists and objects are false;
-    # numbers (0 included) are true.
-    return not (value is None or value is False or value in ("", [], {}))
+def judge(reply: Any, success: Expression | None, failure: Expression | None) -> Verdict:
+    """What a decoded reply says about the authentication. Pure.
 
-
-def _matches(expression: ParsedResult, reply: Any) -> bool:
-    try:
-        return _is_true(expression.search(reply))
-    except JMESPathError:
-        # A function applied to the wrong type (length() of a number): not a match.
-        return False
-
-
-def judge(reply: Any, success: ParsedResult | None, failure: ParsedResult | None) -> Verdict:
-    """What a decoded reply says about the authentication. Pure."""
-    if failure is not None and _matches(failure, reply):
+    As the reply checks evaluate: JMESPath truthiness, and an expression that
+    cannot be evaluated on a reply does not match it.
+    """
+    if failure is not None and matches(failure, reply):
         return "failure"
-    if success is None or _matches(success, reply):
+    if success is None or matches(success, reply):
         return "success"
     return "skip"
 
@@ -103,8 +89,8 @@ class Message:
 
     needs_secret: ClassVar[bool] = True
     template: Any
-    success: ParsedResult | None = None
-    failure: ParsedResult | None = None
+    success: Expression | None = None
+    failure: Expression | None = None
     field: str = "token"
 
     def __repr__(self) -> str:
@@ -187,17 +173,16 @@ class Message:
             ) from None
 
 
-def _expression(environ: Mapping[str, str], name: str) -> ParsedResult | None:
+def _expression(environ: Mapping[str, str], name: str) -> Expression | None:
     raw = setting(environ, name)
     if raw is None:
         return None
     if len(raw) > MAX_EXPRESSION_CHARS:
         raise ConfigError(f"{name} is longer than {MAX_EXPRESSION_CHARS} characters.")
     try:
-        compiled: ParsedResult = jmespath.compile(raw)
-    except (JMESPathError, RecursionError):
-        raise ConfigError(f"{name} is not a valid JMESPath expression.") from None
-    return compiled
+        return compile_expression(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} {exc}.") from None
 
 
 def from_environ(environ: Mapping[str, str], *, uri: str, allow_insecure: bool) -> Message:

@@ -6,11 +6,11 @@ import asyncio
 import json
 from typing import Any
 
-import jmespath
 import pytest
 from websockets.exceptions import ConnectionClosedError
 from websockets.frames import Close
 
+from ws_exchange.checks import compile_expression
 from ws_exchange.credentials import Handshake, Prepared
 from ws_exchange.credentials.message import (
     MAX_SKIPPED_REPLIES,
@@ -80,7 +80,7 @@ def test_the_auth_message_is_json_text_or_a_bare_string() -> None:
 
 
 def test_judging_replies() -> None:
-    ok, bad = jmespath.compile("type == 'auth_ok'"), jmespath.compile("type == 'auth_invalid'")
+    ok, bad = compile_expression("type == 'auth_ok'"), compile_expression("type == 'auth_invalid'")
     assert judge({"type": "auth_required"}, ok, bad) == "skip"
     assert judge({"type": "auth_ok"}, ok, bad) == "success"
     assert judge({"type": "auth_invalid"}, ok, bad) == "failure"
@@ -88,9 +88,9 @@ def test_judging_replies() -> None:
     assert judge({"anything": 1}, None, None) == "success"
     assert judge({"type": "auth_invalid"}, None, bad) == "failure"
     # JMESPath truthiness: 0 is true, empty values are false; type errors do not match.
-    assert judge({"n": 0}, jmespath.compile("n"), None) == "success"
-    assert judge({"n": []}, jmespath.compile("n"), None) == "skip"
-    assert judge({"n": 5}, jmespath.compile("length(n) > `0`"), None) == "skip"
+    assert judge({"n": 0}, compile_expression("n"), None) == "success"
+    assert judge({"n": []}, compile_expression("n"), None) == "skip"
+    assert judge({"n": 5}, compile_expression("length(n) > `0`"), None) == "skip"
 
 
 # --- the exchange ----------------------------------------------------------------------------
@@ -172,6 +172,8 @@ def test_a_cached_token_is_not_fresh_and_refresh_reads_it_again() -> None:
         ({"AUTH_SUCCESS": "type == "}, "AUTH_SUCCESS"),
         ({"AUTH_FAILURE": "[?"}, "AUTH_FAILURE"),
         ({"AUTH_SUCCESS": "a" * 1001}, "AUTH_SUCCESS"),
+        # Checked as the reply checks are: a function jmespath does not have.
+        ({"AUTH_FAILURE": "no_such_function(@)"}, "AUTH_FAILURE"),
     ],
 )
 def test_invalid_settings_name_their_variable(changes: dict[str, str], variable: str) -> None:
