@@ -27,8 +27,6 @@ MAX_OUTGOING_BYTES = 1024 * 1024
 # Nesting deeper than this is not a message, it is an attempt to exhaust the
 # JSON encoder's recursion.
 MAX_NESTING = 64
-# Every timestamp has this many characters (any moment will do to count them).
-_TIMESTAMP_LENGTH = len(datetime(2000, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds"))
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 # A JSON escape that can stand for half of a surrogate pair.
@@ -65,23 +63,28 @@ def dumps(value: Any) -> str:
     return _encoder.encode(value)
 
 
-def now() -> str:
-    """The current UTC time as a message's ``timestamp``.
+def _timestamp(moment: datetime) -> str:
+    # Fixed width (microseconds always shown): a message's size is known before it is sent.
+    return moment.isoformat(timespec="microseconds")
 
-    Fixed width (microseconds always shown): a message's size is known before it is sent.
-    """
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+def now() -> str:
+    """The current UTC time as a message's ``timestamp``."""
+    return _timestamp(datetime.now(UTC))
+
+
+def _gets_timestamp(message: Any) -> bool:
+    return isinstance(message, dict) and "timestamp" not in message
 
 
 def stamp(message: Any, now: datetime | None = None, *, timestamp: str | None = None) -> Any:
     """Return ``message`` as it will be sent: objects gain a ``timestamp``
     (``now``, by default the current time, or the given ``timestamp`` text)."""
-    if isinstance(message, dict) and "timestamp" not in message:
-        if timestamp is None:
-            moment = now if now is not None else datetime.now(UTC)
-            timestamp = moment.isoformat(timespec="microseconds")
-        return {**message, "timestamp": timestamp}
-    return message
+    if not _gets_timestamp(message):
+        return message
+    if timestamp is None:
+        timestamp = _timestamp(now if now is not None else datetime.now(UTC))
+    return {**message, "timestamp": timestamp}
 
 
 def encode(message: Any) -> str:
@@ -110,7 +113,11 @@ class Outgoing:
         """The message as sent (stamped with ``timestamp``) and its text frame."""
         if not self.stamped:
             return self.message, self.head
-        return {**self.message, "timestamp": timestamp}, f'{self.head}{timestamp}"}}'
+        return stamp(self.message, timestamp=timestamp), f'{self.head}{timestamp}"}}'
+
+
+# Every timestamp has this many characters (any moment will do to count them).
+_TIMESTAMP_LENGTH = len(_timestamp(datetime(2000, 1, 1, tzinfo=UTC)))
 
 
 def prepare(message: Any) -> Outgoing:
@@ -121,7 +128,7 @@ def prepare(message: Any) -> Outgoing:
             not representable as JSON, or not encodable as UTF-8 text.
     """
     _check_nesting(message)
-    stamped = isinstance(message, dict) and "timestamp" not in message
+    stamped = _gets_timestamp(message)
     try:
         text = encode(message)
         # A timestamp is a plain ASCII string: it needs no escapes, and it comes
