@@ -19,7 +19,6 @@ from .config import Config, load_config, wants_fail_on_error
 from .deadline import Deadline
 from .errors import ExchangeError, ExpectationFailed, InternalError, InvalidRequest
 from .exchange import EventLoop, Plan, Progress, SecretStore, run
-from .framing import Outgoing
 from .result import (
     RESPONSE_LIMIT_BYTES,
     RESULT_OVERHEAD_BYTES,
@@ -111,10 +110,7 @@ def make_plan(config: Config, request: Request) -> Plan:
     Raises:
         InvalidRequest: the messages leave no room for replies in Lambda's response.
     """
-    if request.messages is None:
-        messages: tuple[Outgoing, ...] = (config.default_outgoing,)
-    else:
-        messages = request.outgoing
+    messages = (config.default_outgoing,) if request.messages is None else request.messages
     sent_bytes = sum(message.size for message in messages)
     # The result echoes the messages in `sent`; the runtime's separators (", ",
     # ": ") and an API body's escapes make them up to half again, or twice, as large.

@@ -13,7 +13,7 @@ import base64
 import enum
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .checks import CHECK_FIELDS, Checks, parse_checks
@@ -56,9 +56,8 @@ class Trigger(enum.Enum):
 class Request:
     """What one invocation asks for. ``None`` means "use the configured value"."""
 
-    messages: tuple[Any, ...] | None = None
-    # The messages checked and encoded for sending (derived from messages).
-    outgoing: tuple[Outgoing, ...] = field(default=(), compare=False)
+    # The messages, checked and encoded for sending.
+    messages: tuple[Outgoing, ...] | None = None
     expected_replies: int | None = None
     reply_timeout: float | None = None
     checks: Checks | None = None
@@ -111,24 +110,22 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
         )
     if "message" in payload and "messages" in payload:
         raise InvalidRequest(f"The {where} may carry message or messages, not both.")
-    messages: tuple[Any, ...] | None = None
+    listed: list[Any] | None = None
     if "message" in payload:
-        messages = (payload["message"],)
+        listed = [payload["message"]]
     elif "messages" in payload:
         listed = payload["messages"]
         if not isinstance(listed, list) or not 1 <= len(listed) <= MAX_MESSAGES:
             raise InvalidRequest(f"messages must be a list of 1 to {MAX_MESSAGES} JSON values.")
-        messages = tuple(listed)
-    outgoing = []
-    for index, message in enumerate(messages or ()):
+    messages: list[Outgoing] = []
+    for index, message in enumerate(listed or ()):
         try:
-            outgoing.append(prepare(message))
+            messages.append(prepare(message))
         except ValueError as exc:
-            which = "The message" if len(messages or ()) == 1 else f"Message {index}"
+            which = "The message" if len(listed or ()) == 1 else f"Message {index}"
             raise InvalidRequest(f"{which} {exc}.") from None
     return Request(
-        messages=messages,
-        outgoing=tuple(outgoing),
+        messages=None if listed is None else tuple(messages),
         expected_replies=_expected_replies(payload.get("expected_replies")),
         reply_timeout=_reply_timeout(payload.get("reply_timeout_seconds")),
         checks=parse_checks(payload, error=InvalidRequest),

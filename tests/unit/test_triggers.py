@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ws_exchange.errors import InvalidRequest
+from ws_exchange.framing import Outgoing, prepare
 from ws_exchange.triggers import (
     MAX_BODY_BYTES,
     MAX_MESSAGES,
@@ -20,6 +21,12 @@ from ws_exchange.triggers import (
     parse_request,
     recognise,
 )
+
+
+def prepared(*messages: Any) -> tuple[Outgoing, ...]:
+    """The messages as a request carries them: checked and encoded for sending."""
+    return tuple(prepare(message) for message in messages)
+
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -140,7 +147,7 @@ def test_is_api(trigger: Trigger, is_api: bool) -> None:
         (
             "direct.json",
             Request(
-                messages=({"action": "subscribe", "channel": "prices"},),
+                messages=prepared({"action": "subscribe", "channel": "prices"}),
                 expected_replies=2,
                 reply_timeout=5.0,
             ),
@@ -148,11 +155,11 @@ def test_is_api(trigger: Trigger, is_api: bool) -> None:
         (
             "api-http.json",
             Request(
-                messages=({"action": "ping"}, {"action": "subscribe", "channel": "prices"}),
+                messages=prepared({"action": "ping"}, {"action": "subscribe", "channel": "prices"}),
                 expected_replies=1,
             ),
         ),
-        ("api-rest.json", Request(messages=("hello over REST",))),
+        ("api-rest.json", Request(messages=prepared("hello over REST"))),
     ],
 )
 def test_parse_request_sample_events(sample: str, expected: Request) -> None:
@@ -182,7 +189,7 @@ def test_reply_timeout_is_a_float() -> None:
     [{"action": "ping"}, "plain text", 42, 1.5, True, None, [1, "two", {"three": 3}], {}, ""],
 )
 def test_message_takes_any_json_value(message: Any) -> None:
-    assert parse_payload({"message": message}) == Request(messages=(message,))
+    assert parse_payload({"message": message}) == Request(messages=prepared(message))
 
 
 def test_empty_payload_means_defaults() -> None:
@@ -192,7 +199,7 @@ def test_empty_payload_means_defaults() -> None:
 @pytest.mark.parametrize("count", [1, 2, MAX_MESSAGES])
 def test_messages_list_in_order(count: int) -> None:
     listed = [{"n": n} for n in range(count)]
-    assert parse_payload({"messages": listed}).messages == tuple(listed)
+    assert parse_payload({"messages": listed}).messages == prepared(*listed)
 
 
 def test_message_and_messages_together_rejected() -> None:
@@ -335,7 +342,7 @@ def test_non_json_python_values_rejected(message: Any) -> None:
 @pytest.mark.parametrize("as_object", [False, True], ids=["lists", "objects"])
 def test_nesting_of_64_accepted(as_object: bool) -> None:
     message = nest(64, as_object=as_object)
-    assert parse_payload({"message": message}).messages == (message,)
+    assert parse_payload({"message": message}).messages == prepared(message)
 
 
 @pytest.mark.parametrize("depth", [65, 100, 100_000])
@@ -386,11 +393,11 @@ def scheduled(detail: Any = ..., **extra: Any) -> dict[str, Any]:
         (..., Request()),
         (None, Request()),
         ({}, Request()),
-        ({"message": {"action": "refresh"}}, Request(messages=({"action": "refresh"},))),
-        ({"messages": ["a", {"b": 1}]}, Request(messages=("a", {"b": 1}))),
+        ({"message": {"action": "refresh"}}, Request(messages=prepared({"action": "refresh"}))),
+        ({"messages": ["a", {"b": 1}]}, Request(messages=prepared("a", {"b": 1}))),
         (
             {"message": "x", "expected_replies": 0, "reply_timeout_seconds": 1.5},
-            Request(messages=("x",), expected_replies=0, reply_timeout=1.5),
+            Request(messages=prepared("x"), expected_replies=0, reply_timeout=1.5),
         ),
     ],
     ids=["no-detail", "null-detail", "empty", "message", "messages", "overrides"],
@@ -439,7 +446,7 @@ def test_api_body_plain_and_base64(sample: str, b64_encoded: bool) -> None:
     text = json.dumps(payload, ensure_ascii=False)
     event = api_event(sample, b64(text) if b64_encoded else text, b64=b64_encoded)
     assert parse_request(event, recognise(event)) == Request(
-        messages=({"action": "ping", "note": "café ☕"},), expected_replies=3
+        messages=prepared({"action": "ping", "note": "café ☕"}), expected_replies=3
     )
 
 
@@ -503,7 +510,7 @@ def test_api_body_of_exactly_1_mib_accepted(sample: str, b64_encoded: bool) -> N
     event = api_event(sample, b64(text) if b64_encoded else text, b64=b64_encoded)
     request = parse_request(event, recognise(event))
     assert request.messages is not None
-    assert len(request.messages[0]) == MAX_BODY_BYTES - len('{"message": ""}')
+    assert len(request.messages[0].message) == MAX_BODY_BYTES - len('{"message": ""}')
 
 
 @pytest.mark.parametrize("sample", API_SAMPLES)
@@ -544,4 +551,5 @@ def test_message_over_one_mib_rejected(message: object) -> None:
 def test_message_just_under_one_mib_accepted() -> None:
     request = parse_payload({"message": "x" * (1024 * 1024 - 10)})
 
-    assert request.messages is not None and len(request.messages[0]) == 1024 * 1024 - 10
+    assert request.messages is not None
+    assert len(request.messages[0].message) == 1024 * 1024 - 10
