@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .errors import ExchangeError, MessageTooLarge
-from .exchange import Progress
+from .plan import Progress
 
 # Lambda's synchronous response limit is 6 MB: every answer stays below it.
 RESPONSE_LIMIT_BYTES = 6_000_000

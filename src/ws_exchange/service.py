@@ -18,7 +18,9 @@ from .checks import Checks
 from .config import Config, load_config, wants_fail_on_error
 from .deadline import Deadline
 from .errors import ExchangeError, ExpectationFailed, InternalError, InvalidRequest
-from .exchange import EventLoop, Plan, Progress, SecretStore, run
+from .event_loop import EventLoop
+from .exchange import run
+from .plan import Plan, Progress, SecretStore
 from .result import (
     RESPONSE_LIMIT_BYTES,
     RESULT_OVERHEAD_BYTES,
@@ -59,7 +61,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         config = load_config(os.environ)
         deadline = Deadline.from_context(context, API_TIMEOUT_SECONDS if trigger.is_api else None)
         plan = make_plan(config, request)
-        # What asyncio.run does, on the loop exchange.EventLoop describes
+        # What asyncio.run does, on the loop event_loop.EventLoop describes
         # (asyncio.run takes a loop factory from Python 3.12; the Runner from 3.11).
         with asyncio.Runner(loop_factory=EventLoop) as runner:
             runner.run(run(plan, secret_store(config.secrets_source), deadline, progress))

@@ -194,10 +194,25 @@ def test_fresh_token_rejected_is_not_fetched_again(
 
 
 def test_refused_connection_is_retried_then_connect_failed(run: Invoke) -> None:
-    result = run({}, WEBSOCKET_URI=closed_port_uri(), MAX_ATTEMPTS="3")
+    uri = closed_port_uri()
+    result = run({}, WEBSOCKET_URI=uri, MAX_ATTEMPTS="3")
 
     assert_error(result, "connect_failed", retryable=True)
     assert result["attempts"] == 3
+    # In the deployer's words: where, and the likely cause; not asyncio's text.
+    port = uri.rsplit(":", 1)[1].split("/")[0]
+    message = result["error"]["message"]
+    assert f"127.0.0.1 port {port}" in message
+    assert "server is running" in message
+    assert "Connect call failed" not in message
+
+
+def test_an_unresolvable_host_is_named_in_the_message(run: Invoke) -> None:
+    result = run({}, WEBSOCKET_URI="ws://no-such-host.invalid:8080/v1", MAX_ATTEMPTS="1")
+
+    assert_error(result, "connect_failed", retryable=True)
+    assert "no-such-host.invalid could not be resolved" in result["error"]["message"]
+    assert "Errno" not in result["error"]["message"]
 
 
 def test_silent_server_is_connect_timeout(run: Invoke) -> None:

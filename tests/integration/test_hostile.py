@@ -21,9 +21,8 @@ from local_stack.hostile_servers import RawHttpServer, ScriptedServer
 from local_stack.invoker import invoke
 from local_stack.secrets_manager import LocalSecretsManager
 from local_stack.websocket_server import SilentListener, closed_port_uri
+from ws_exchange import conversation, event_loop, opening, service
 from ws_exchange import deadline as deadline_module
-from ws_exchange import exchange as exchange_module
-from ws_exchange import service
 from ws_exchange.errors import ConfigError
 from ws_exchange.secret import SdkSecretStore
 
@@ -451,14 +450,14 @@ def test_the_backoff_never_sleeps_past_the_deadline(
     spec: Any, function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(exchange_module, "backoff_delay", lambda failures: 30.0)
-    real_sleep = exchange_module.asyncio.sleep
+    monkeypatch.setattr(opening, "backoff_delay", lambda failures: 30.0)
+    real_sleep = opening.asyncio.sleep
 
     async def recording_sleep(delay: float) -> None:
         slept.append(delay)
         await real_sleep(0)
 
-    monkeypatch.setattr(exchange_module.asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr(opening.asyncio, "sleep", recording_sleep)
 
     result = invoke(
         timed(spec, 3),
@@ -506,7 +505,7 @@ def test_a_bug_becomes_a_typed_internal_error_with_its_traceback_scrubbed(
     def broken(*args: Any) -> Any:
         raise RuntimeError(f"a bug that knows the token {token}")
 
-    monkeypatch.setattr(exchange_module, "_keep", broken)
+    monkeypatch.setattr(conversation, "keep", broken)
 
     with caplog.at_level("ERROR"):
         result = run({"message": "x"})
@@ -571,13 +570,63 @@ def test_resolutions_left_hanging_by_earlier_deadlines_never_stall_later_ones(
         # More hung resolutions than any small pool of resolver threads would hold.
         for _ in range(12):
             with (
-                asyncio.Runner(loop_factory=exchange_module.EventLoop) as runner,
+                asyncio.Runner(loop_factory=event_loop.EventLoop) as runner,
                 pytest.raises(TimeoutError),
             ):
                 runner.run(resolve("dns-outage.example", 0.01))
         started = time.monotonic()
-        with asyncio.Runner(loop_factory=exchange_module.EventLoop) as runner:
+        with asyncio.Runner(loop_factory=event_loop.EventLoop) as runner:
             answer = runner.run(resolve("healthy.example", 2.0))
         assert answer and time.monotonic() - started < 1.0
     finally:
         outage.set()
+
+
+# --- a close while collecting -------------------------------------------------------
+
+
+def _reply_twice_then_close(code: int) -> Any:
+    def script(connection: ServerConnection) -> None:
+        connection.recv()
+        connection.send(json.dumps({"n": 1}))
+        connection.send(json.dumps({"n": 2}))
+        connection.close(code, "done")
+
+    return script
+
+
+@pytest.mark.parametrize("code", [1000, 1001])
+def test_a_normal_close_ends_the_collect_window_and_the_checks_still_run(
+    run: Invoke, scripted: ScriptedServer, code: int
+) -> None:
+    scripted.script = _reply_twice_then_close(code)
+
+    result = run(
+        {
+            "message": "x",
+            "expected_replies": 0,
+            "collect_seconds": 5,
+            "expect": ["length(received) == `2`", "received[1].n == `2`"],
+        },
+        WEBSOCKET_URI=scripted.uri,
+    )
+
+    assert result["ok"] is True, result["error"]
+    assert result["received"] == [{"n": 1}, {"n": 2}]
+    assert [check["passed"] for check in result["checks"]] == [True, True]
+    assert result["timings_ms"]["exchange"] < 4000, "the close ended the window"
+
+
+def test_any_other_close_while_collecting_is_connection_closed(
+    run: Invoke, scripted: ScriptedServer
+) -> None:
+    scripted.script = _reply_twice_then_close(1011)
+
+    result = run(
+        {"message": "x", "expected_replies": 0, "collect_seconds": 5},
+        WEBSOCKET_URI=scripted.uri,
+    )
+
+    assert_error(result, "connection_closed", retryable=True)
+    assert "1011" in result["error"]["message"]
+    assert result["received"] == [{"n": 1}, {"n": 2}]

@@ -15,10 +15,11 @@ import pytest
 
 from ws_exchange.checks import Checks
 from ws_exchange.config import load_config
+from ws_exchange.conversation import converse
 from ws_exchange.deadline import Deadline
 from ws_exchange.errors import ReplyTimeout
-from ws_exchange.exchange import Plan, Progress, converse
 from ws_exchange.framing import prepare
+from ws_exchange.plan import Plan, Progress
 
 
 class AlwaysReady:

@@ -10,7 +10,7 @@ import pytest
 
 from ws_exchange import errors
 from ws_exchange.errors import ERROR_TYPES, ConnectFailed, ExchangeError, ReplyTimeout
-from ws_exchange.exchange import Progress
+from ws_exchange.plan import Progress
 from ws_exchange.result import api_response, build_result, status_code
 
 # Copied from the contract, section 5 ("Error types") and section 3 (status codes).
