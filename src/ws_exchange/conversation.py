@@ -44,7 +44,8 @@ async def converse(
                         await _receive(connection, plan, deadline, progress)
                     continue
                 for _ in range(plan.checks.max_replies):
-                    if checks.matches(until, await _receive(connection, plan, deadline, progress)):
+                    reply = await _receive(connection, plan, deadline, progress)
+                    if checks.matches(until, reply, deadline.at):
                         break
                 else:
                     raise ExpectationFailed(

@@ -72,7 +72,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
                 "subprotocol": progress.subprotocol,
                 "timings_ms": timings_ms(progress, _ms_since(started)),
             }
-            checked, failed = checks.evaluate(plan.checks.expect, outcome)
+            checked, failed = checks.evaluate(plan.checks.expect, outcome, deadline.at)
             if failed is not None:
                 raise ExpectationFailed(checks.expectation_failed_message(failed))
     except ExchangeError as exc:

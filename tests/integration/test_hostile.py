@@ -630,3 +630,28 @@ def test_any_other_close_while_collecting_is_connection_closed(
     assert_error(result, "connection_closed", retryable=True)
     assert "1011" in result["error"]["message"]
     assert result["received"] == [{"n": 1}, {"n": 2}]
+
+
+def test_expectations_over_server_sized_replies_answer_before_the_deadline(
+    spec: Any, function_env: dict[str, str], scripted: ScriptedServer
+) -> None:
+    def arrays(connection: ServerConnection) -> None:
+        for _ in range(5):
+            connection.recv()
+            for _ in range(100):
+                connection.send(json.dumps(list(range(1000))))
+        connection.recv()
+
+    scripted.script = arrays
+    heavy = "length(received[*][?@ > `500`][]) > `0`"
+    started = time.monotonic()
+
+    result = invoke(
+        timed(spec, 3),
+        {"messages": ["x"] * 5, "expected_replies": 100, "expect": [heavy] * 10},
+        {**function_env, "WEBSOCKET_URI": scripted.uri, "MAX_RESULT_BYTES": "5242880"},
+    )
+
+    assert time.monotonic() - started < 3.0
+    assert_error(result, "expectation_failed", retryable=False)
+    assert "ran out of time" in result["error"]["message"]

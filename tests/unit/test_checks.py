@@ -508,3 +508,40 @@ def test_the_monitor_samples_carry_valid_until_and_expect(name: str, where: str)
     checks = checks_of(payload)
     assert checks.until is not None
     assert checks.expect
+
+
+# --- evaluation bounded by the deadline ----------------------------------------------
+
+_HEAVY = {"received": [{"values": list(range(1000))} for _ in range(500)]}
+_FILTER = "length(received[*].values[?@ > `500`][]) > `0`"
+
+
+def test_an_expression_over_server_sized_data_stops_at_the_deadline() -> None:
+    import time
+
+    expect = tuple(expression(_FILTER) for _ in range(10))
+    started = time.monotonic()
+
+    with pytest.raises(ExchangeError) as caught:
+        evaluate(expect, _HEAVY, started + 0.2)
+
+    assert caught.value.type == "expectation_failed"
+    assert "ran out of time" in caught.value.message
+    assert _FILTER in caught.value.message
+    assert time.monotonic() - started < 1.0
+
+
+def test_an_expression_with_time_left_is_evaluated_as_without_a_deadline() -> None:
+    import time
+
+    checks, failed = evaluate((expression(_FILTER),), _HEAVY, time.monotonic() + 60)
+
+    assert checks == [{"expect": _FILTER, "passed": True}]
+    assert failed is None
+
+
+def test_until_stops_at_the_deadline_too() -> None:
+    import time
+
+    with pytest.raises(ExchangeError, match="ran out of time"):
+        matches(expression("length(received[*].values[*]) > `0`"), _HEAVY, time.monotonic())
