@@ -9,6 +9,7 @@ the deadline, strict JSON, no credential in it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -655,3 +656,33 @@ def test_expectations_over_server_sized_replies_answer_before_the_deadline(
     assert time.monotonic() - started < 3.0
     assert_error(result, "expectation_failed", retryable=False)
     assert "ran out of time" in result["error"]["message"]
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_a_server_flooding_pings_that_never_reads_cannot_hold_the_answer(
+    spec: Any, function_env: dict[str, str], scripted: ScriptedServer, level: str
+) -> None:
+    # Ping frames written straight to the socket, as fast as it takes them.
+    pings = (b"\x89\x7d" + b"x" * 125) * 1000
+
+    def flood(connection: ServerConnection) -> None:
+        connection.recv()
+        with contextlib.suppress(OSError):
+            while True:
+                connection.socket.sendall(pings)
+
+    scripted.script = flood
+    started = time.monotonic()
+
+    result = invoke(
+        timed(spec, 2),
+        {"message": "x", "expected_replies": 1},
+        {**function_env, "WEBSOCKET_URI": scripted.uri, "POWERTOOLS_LOG_LEVEL": level},
+    )
+
+    elapsed = time.monotonic() - started
+    assert result["ok"] is False
+    assert result["error"]["type"] == "reply_timeout"
+    # The deadline keeps 0.5 s back; a flood may eat into it, never through it
+    # (1.8-1.95 s at DEBUG on a loaded machine before the connection was cut).
+    assert elapsed < 1.85, f"answered {elapsed:.2f} s into a 2 s invocation"
