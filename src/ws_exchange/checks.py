@@ -148,7 +148,7 @@ class _OutOfTime(Exception):
     """The deadline came while an expression was being evaluated."""
 
 
-class _BoundedInterpreter(TreeInterpreter):
+class _BoundedInterpreter(TreeInterpreter):  # type: ignore[misc]  # jmespath is untyped
     """jmespath's own interpreter, stopped when the deadline comes.
 
     Every node of an expression, and every element a projection, filter or
