@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from .background import BackgroundServer
@@ -40,6 +41,8 @@ class ScriptedServer:
         # The close code each client sent (None: the connection was dropped without one).
         self.client_close_codes: list[int | None] = []
         self.connections_ended = threading.Event()
+        # Added to the handshake's 101 response (a server's own headers).
+        self.response_headers: dict[str, str] = {}
         self._server: Server | None = None
         self._background: BackgroundServer | None = None
 
@@ -49,7 +52,14 @@ class ScriptedServer:
         return f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}"
 
     def start(self) -> ScriptedServer:
-        self._server = serve(self._serve, "127.0.0.1", 0, compression=None, max_size=None)
+        self._server = serve(
+            self._serve,
+            "127.0.0.1",
+            0,
+            compression=None,
+            max_size=None,
+            process_response=self._add_headers,
+        )
         self._background = BackgroundServer(self._server, "scripted-websocket-server")
         return self
 
@@ -62,6 +72,13 @@ class ScriptedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _add_headers(
+        self, connection: ServerConnection, request: Request, response: Response
+    ) -> Response:
+        for name, value in self.response_headers.items():
+            response.headers[name] = value
+        return response
 
     def _serve(self, connection: ServerConnection) -> None:
         assert connection.request is not None

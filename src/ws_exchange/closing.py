@@ -4,28 +4,63 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
 from websockets.frames import CloseCode
+from websockets.protocol import State
 
+from . import connection_facts
 from .config import Config
 from .deadline import Deadline
 from .errors import ConnectionClosed, ExchangeError, MessageTooLarge
 from .handshake import CLOSE_TIMEOUT_SECONDS
+from .plan import Progress
 
 # How a server ends a conversation on purpose: going away or done.
 NORMAL_CLOSE_CODES = frozenset({CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY})
 
 
 async def close(
-    connection: ClientConnection, deadline: Deadline, *, draining: bool = False
+    connection: ClientConnection,
+    deadline: Deadline,
+    progress: Progress,
+    *,
+    draining: bool = False,
 ) -> None:
-    """Close the connection (the close handshake, capped by the deadline).
+    """Close the connection (the close handshake, capped by the deadline), and
+    record how it ended and how long closing took.
 
     ``draining``: replies may still be arriving; read and drop them meanwhile
     (:func:`_close_draining`), as is always done when they have filled the queue.
     """
+    started = time.perf_counter()
+    # A connection the server already closed (or dropped) was not ended by us.
+    ours = connection.protocol.state is State.OPEN
+    try:
+        await _close(connection, deadline, draining=draining)
+    finally:
+        if ours:
+            progress.phases["close"] = (time.perf_counter() - started) * 1000.0
+        progress.connection["close"] = connection_facts.close_facts(
+            connection.close_code, connection.close_reason or "", _initiator(connection, ours)
+        )
+
+
+def _initiator(connection: ClientConnection, ours: bool) -> str:
+    """Who began the close: whoever sent the first close frame, else who dropped it."""
+    protocol = connection.protocol
+    if protocol.close_rcvd is not None and (
+        protocol.close_sent is None or protocol.close_rcvd_then_sent
+    ):
+        return "server"
+    if protocol.close_sent is not None:
+        return "client"
+    return "client" if ours else "server"
+
+
+async def _close(connection: ClientConnection, deadline: Deadline, *, draining: bool) -> None:
     timeout = deadline.cap(CLOSE_TIMEOUT_SECONDS)
     try:
         if timeout <= 0:

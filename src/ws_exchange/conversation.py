@@ -7,6 +7,7 @@ Every wait is capped by the deadline; every reply is kept through
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
@@ -35,6 +36,7 @@ async def converse(
         # Set just after the deadline, within its safety margin, so that a reply
         # timeout cut short by the deadline fires first and says what it awaited.
         async with asyncio.timeout_at(deadline.at + _TIE_SECONDS):
+            progress.first_sent_at = time.perf_counter()
             for outgoing in plan.messages:
                 sent, frame = outgoing.frame(framing.now())
                 await connection.send(frame)
@@ -72,7 +74,9 @@ async def _collect(
     try:
         async with asyncio.timeout(window):
             for _ in range(plan.checks.max_replies):
-                keep(await connection.recv(), plan, progress)
+                frame = await connection.recv()
+                _arrived(progress)
+                keep(frame, plan, progress)
     except TimeoutError:
         pass
     except WebSocketClosed as exc:
@@ -98,4 +102,11 @@ async def _receive(
                 f"No reply arrived before the Lambda deadline ({limit:.3g} s)."
             ) from None
         raise ReplyTimeout(f"No reply arrived within {limit:.3g} s.") from None
+    _arrived(progress)
     return keep(frame, plan, progress)
+
+
+def _arrived(progress: Progress) -> None:
+    """Note the time to the first reply, from the first message sent."""
+    if not progress.received and "first_reply" not in progress.phases:
+        progress.phases["first_reply"] = (time.perf_counter() - progress.first_sent_at) * 1000.0

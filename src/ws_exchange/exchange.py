@@ -41,7 +41,7 @@ async def run(plan: Plan, store: SecretStore, deadline: Deadline, progress: Prog
         progress.exchange_ms = (time.perf_counter() - started) * 1000.0
         # Sampling a stream (until, collect_seconds) stops while it still flows.
         streaming = plan.checks.until is not None or plan.checks.collect_seconds is not None
-        await close(connection, deadline, draining=streaming)
+        await close(connection, deadline, progress, draining=streaming)
         cut.cancel()
 
 

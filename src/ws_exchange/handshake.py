@@ -10,11 +10,14 @@ request headers).
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import functools
 import logging
 import socket
 import ssl
 import urllib.parse
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
@@ -26,10 +29,14 @@ from websockets.exceptions import (
 )
 from websockets.uri import parse_uri
 
+from . import connection_facts
 from .config import Config
 from .credentials import Handshake
 from .deadline import Deadline
 from .errors import AuthRejected, ConnectFailed, ConnectTimeout, ExchangeError, HandshakeFailed
+from .event_loop import EventLoop
+from .phases import PhaseWatch
+from .plan import Progress
 
 CLOSE_TIMEOUT_SECONDS = 2.0
 USER_AGENT = "websocket-exchange-lambda"
@@ -73,13 +80,45 @@ class _Connect(connect):
         return super().process_redirect(exc)
 
 
+class _TimedConnection(ClientConnection):
+    """websockets' connection, marking the end of TLS and the HTTP upgrade's span."""
+
+    def __init__(self, watch: PhaseWatch, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.watch = watch
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Called once the transport is ready: after the TLS handshake, if any.
+        if transport.get_extra_info("ssl_object") is not None:
+            self.watch.span("tls", since="tcp")
+        super().connection_made(transport)
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        self.watch.started.pop("handshake", None)  # a redirect's second request
+        self.watch.start("handshake")
+        await super().handshake(*args, **kwargs)
+        self.watch.end("handshake")
+
+
 async def attempt(
-    config: Config, handshake: Handshake, context: ssl.SSLContext | None, deadline: Deadline
+    config: Config,
+    handshake: Handshake,
+    context: ssl.SSLContext | None,
+    deadline: Deadline,
+    progress: Progress,
 ) -> ClientConnection:
-    """Open one connection (DNS, TCP, TLS, the handshake and its redirects)."""
+    """Open one connection (DNS, TCP, TLS, the handshake and its redirects).
+
+    Records what the server answered in ``progress.connection`` (a refused
+    handshake's status and headers too) and, on success, the attempt's phases.
+    """
     timeout = deadline.cap(config.open_timeout)
     if timeout <= 0:
         raise ConnectTimeout("No time was left before the Lambda deadline to open the connection.")
+    watch = PhaseWatch()
+    loop = asyncio.get_running_loop()
+    if isinstance(loop, EventLoop):
+        loop.watch = watch
     opening = _Connect(
         handshake.uri,
         additional_headers=handshake.headers,
@@ -95,13 +134,18 @@ async def attempt(
         max_size=config.max_message_bytes,
         logger=WEBSOCKETS_LOGGER,
         ssl=context,
+        # websockets documents "a wrapper or a subclass"; its annotation says class.
+        create_connection=functools.partial(_TimedConnection, watch),  # type: ignore[arg-type]
     )
     try:
-        return await opening
+        connection = await opening
     except ExchangeError:
         raise
     except InvalidStatus as exc:
         status = exc.response.status_code
+        progress.connection.update(
+            connection_facts.handshake_facts(status, exc.response.headers.raw_items())
+        )
         if status in (401, 403):
             raise AuthRejected(f"The server rejected the credential with HTTP {status}.") from None
         raise HandshakeFailed(
@@ -144,6 +188,19 @@ async def attempt(
         raise ConnectFailed("The endpoint's host name cannot be resolved.") from None
     except OSError as exc:
         raise _unreachable(handshake.uri, exc) from None
+    finally:
+        if isinstance(loop, EventLoop):
+            loop.watch = None
+    response = connection.response
+    assert response is not None  # the handshake succeeded
+    progress.connection.update(
+        connection_facts.handshake_facts(response.status_code, response.headers.raw_items())
+    )
+    progress.connection["tls"] = connection_facts.tls_facts(
+        connection.transport.get_extra_info("ssl_object")
+    )
+    progress.phases.update(watch.durations_ms())
+    return connection
 
 
 def _unreachable(uri: str, exc: OSError) -> ConnectFailed:

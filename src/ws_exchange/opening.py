@@ -49,11 +49,13 @@ async def open_connection(
         while True:
             progress.attempts += 1
             try:
-                connection = await handshake.attempt(config, prepared.handshake, context, deadline)
+                connection = await handshake.attempt(
+                    config, prepared.handshake, context, deadline, progress
+                )
                 try:
                     await config.mode.after_open(connection, prepared, deadline, plan.reply_timeout)
                 except BaseException:
-                    await close(connection, deadline)
+                    await close(connection, deadline, progress)
                     raise
             except AuthRejected:
                 if prepared.fresh and context_fresh:

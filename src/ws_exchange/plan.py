@@ -43,6 +43,10 @@ class Plan:
     result_budget: int
 
 
+def _no_connection() -> dict[str, Any]:
+    return {"status": None, "headers": {}, "tls": None, "close": None}
+
+
 @dataclass(slots=True)
 class Progress:
     """What has happened so far; read by the result even after a failure."""
@@ -56,3 +60,10 @@ class Progress:
     secret_ms: float = 0.0
     connect_ms: float = 0.0
     exchange_ms: float = 0.0
+    # Phase timings of the successful attempt and of the conversation (ms):
+    # dns, tcp, tls, handshake, first_reply, close, ping; absent if not reached.
+    phases: dict[str, float] = field(default_factory=dict)
+    # When the first message was sent (time.perf_counter), for first_reply.
+    first_sent_at: float = 0.0
+    # What the connection showed: the handshake's status and headers, TLS, the close.
+    connection: dict[str, Any] = field(default_factory=_no_connection)

@@ -32,6 +32,7 @@ def build_result(
         "received": progress.received,
         "checks": checks,
         "attempts": progress.attempts,
+        "connection": progress.connection,
         "timings_ms": timings_ms(progress, total_ms),
         "error": None if error is None else error.as_dict(),
         "request_id": request_id if isinstance(request_id, str) else None,
@@ -39,13 +40,17 @@ def build_result(
 
 
 def timings_ms(progress: Progress, total_ms: float) -> dict[str, float]:
-    """The result's ``timings_ms``, in milliseconds rounded to 0.01."""
-    return {
+    """The result's ``timings_ms``, in milliseconds rounded to 0.01: the invocation's
+    totals, then the phases that happened."""
+    timings = {
         "secret": round(progress.secret_ms, 2),
         "connect": round(progress.connect_ms, 2),
         "exchange": round(progress.exchange_ms, 2),
         "total": round(total_ms, 2),
     }
+    for phase, ms in progress.phases.items():
+        timings[phase] = round(ms, 2)
+    return timings
 
 
 def status_code(error: ExchangeError | None) -> int:

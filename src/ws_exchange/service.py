@@ -71,6 +71,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
                 "received": progress.received,
                 "subprotocol": progress.subprotocol,
                 "timings_ms": timings_ms(progress, _ms_since(started)),
+                "connection": progress.connection,
             }
             checked, failed = checks.evaluate(plan.checks.expect, outcome, deadline.at)
             if failed is not None:

@@ -55,6 +55,7 @@ RESULT_KEYS = {
     "sent",
     "received",
     "checks",
+    "connection",
     "attempts",
     "timings_ms",
     "error",
@@ -193,9 +194,24 @@ def test_ok_result_has_exactly_the_contract_shape() -> None:
         "received": [{"type": "pong"}],
         "checks": [],
         "attempts": 1,
+        "connection": {"status": None, "headers": {}, "tls": None, "close": None},
         "timings_ms": {"secret": 0.02, "connect": 41.7, "exchange": 12.3, "total": 55.15},
         "error": None,
         "request_id": REQUEST_ID,
+    }
+
+
+def test_the_phases_that_happened_follow_the_totals_in_timings() -> None:
+    built = result(progress=progress(phases={"dns": 1.234, "tcp": 0.5, "first_reply": 2.0}))
+
+    assert built["timings_ms"] == {
+        "secret": 0.02,
+        "connect": 41.7,
+        "exchange": 12.3,
+        "total": 55.15,
+        "dns": 1.23,
+        "tcp": 0.5,
+        "first_reply": 2.0,
     }
 
 
