@@ -69,6 +69,26 @@ def record(result: dict[str, Any], error: ExchangeError | None, trigger: Trigger
         metrics.add_metric(
             name="ExchangeLatency", unit=MetricUnit.Milliseconds, value=timings["exchange"]
         )
+    for phase, name in PHASE_METRICS.items():
+        if phase in timings:
+            metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=timings[phase])
+    tls = result["connection"]["tls"]
+    if tls is not None and tls["certificate"] is not None:
+        metrics.add_metric(
+            name="CertificateDaysLeft", unit=MetricUnit.Count, value=tls["certificate"]["days_left"]
+        )
+
+
+# The phases of the successful attempt and of the conversation, one latency metric each.
+PHASE_METRICS = {
+    "dns": "DnsLatency",
+    "tcp": "TcpLatency",
+    "tls": "TlsLatency",
+    "handshake": "HandshakeLatency",
+    "first_reply": "FirstReplyLatency",
+    "close": "CloseLatency",
+    "ping": "PingLatency",
+}
 
 
 def log_internal_error(exc: BaseException) -> None:

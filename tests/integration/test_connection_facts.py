@@ -16,7 +16,7 @@ from local_stack.hostile_servers import ScriptedServer
 from local_stack.websocket_server import LocalWebSocketServer
 
 from .conftest import Invoke
-from .test_observability import run_child
+from .test_observability import json_lines, run_child
 from .test_tls import self_signed
 
 __all__ = ["self_signed"]
@@ -145,7 +145,7 @@ def test_tls_version_cipher_and_the_servers_certificate(
             "message": "over tls",
             "expect": ["connection.tls.certificate.days_left >= `0`"],
         }
-        results, _ = run_child(
+        results, output = run_child(
             [(event, variables)], secrets_manager, SSL_CERT_FILE=str(self_signed[0])
         )
 
@@ -162,3 +162,16 @@ def test_tls_version_cipher_and_the_servers_certificate(
     assert certificate["days_left"] == left.days
     assert certificate["days_left"] in (0, 1), "the fixture's certificate lasts one day"
     assert result["timings_ms"]["tls"] > 0
+
+    # The same facts reach CloudWatch as metrics.
+    metrics = {
+        metric["Name"]: (lambda v: v[-1] if isinstance(v, list) else v)(document[metric["Name"]])
+        for document in json_lines(output)
+        if "_aws" in document
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+    assert metrics["CertificateDaysLeft"] == certificate["days_left"]
+    for name in ("TcpLatency", "TlsLatency", "HandshakeLatency", "FirstReplyLatency"):
+        assert metrics[name] >= 0, name
+    assert "DnsLatency" not in metrics, "an IP literal is not resolved"
