@@ -34,7 +34,7 @@ from local_stack.aws.appsync_events import (
     Moment,
     TokenAuth,
 )
-from local_stack.aws.sigv4 import SigningCredentials
+from local_stack.aws.sigv4 import SigningCredentials, verify
 
 HTTP_HOST = "example123example123example1.appsync-api.eu-west-1.amazonaws.com"
 REGION = "eu-west-1"
@@ -53,6 +53,8 @@ WAIT_SECONDS = 5
 # How long a test listens for a message that must not come.
 SILENCE_SECONDS = 0.3
 CLOSE_CODES = (4400, 4401, 4403, 4409, 4429)
+# AWS's SigV4 test suite, "get-vanilla": GET / on example.amazonaws.com.
+GET_VANILLA_SIGNATURE = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
 
 
 # A SigV4 signer written from AWS's guide, independent of the counterpart ---
@@ -135,7 +137,6 @@ def js_json(value: Any) -> bytes:
 
 
 def test_the_spec_signer_reproduces_aws_published_get_vanilla_vector() -> None:
-    # AWS's SigV4 test suite, "get-vanilla": GET / on example.amazonaws.com.
     signed, signature = spec_signature(
         method="GET",
         path="/",
@@ -146,7 +147,33 @@ def test_the_spec_signer_reproduces_aws_published_get_vanilla_vector() -> None:
         service="service",
     )
     assert signed == "host;x-amz-date"
-    assert signature == "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    assert signature == GET_VANILLA_SIGNATURE
+
+
+@pytest.mark.parametrize(
+    ("signature", "accepted"),
+    [(GET_VANILLA_SIGNATURE, True), (GET_VANILLA_SIGNATURE[::-1], False)],
+)
+def test_the_counterparts_verifier_checks_aws_published_get_vanilla_vector(
+    signature: str, accepted: bool
+) -> None:
+    verdict = verify(
+        "GET",
+        "/",
+        {
+            "Host": "example.amazonaws.com",
+            "X-Amz-Date": "20150830T123600Z",
+            "Authorization": "AWS4-HMAC-SHA256 "
+            "Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+            f"SignedHeaders=host;x-amz-date, Signature={signature}",
+        },
+        b"",
+        credentials=SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        region="us-east-1",
+        service="service",
+        now=datetime.datetime(2015, 8, 30, 12, 36, tzinfo=datetime.UTC),
+    )
+    assert verdict.ok is accepted
 
 
 # A plain client ------------------------------------------------------------
