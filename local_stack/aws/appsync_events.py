@@ -91,17 +91,27 @@ server -> client::
   that was published, to every matching subscription on every connection
   (the publisher's own included), then answers ``publish_success`` (the order
   is configurable: :attr:`Behaviour.data_before_publish_success`).
+* Fields a message does not need are ignored (amplify-js repeats ``channel``,
+  ``events`` and ``authorization`` under ``payload``, and sends ``events``
+  only when publishing).
 * Unknown message types and non-JSON frames get ``error`` with
   ``BadRequestException`` (emulator's choice); so do ``subscribe`` and
   ``publish`` before ``connection_ack``.
 
-Close codes: AppSync reports failures in messages, not close codes. The
-4400/4401/4403/4409/4429 family (graphql-ws's bad request, unauthorized,
+Close codes: the public sources show AppSync reporting failures in messages
+and document no close codes for Event APIs. The 4400/4401/4403/4409/4429 family (graphql-ws's bad request, unauthorized,
 forbidden, duplicate subscriber, too many init requests) is offered only as a
 misbehaviour (:attr:`Behaviour.close_code`) so hostile tests can meet it.
 
-Misbehaviour for hostile tests is a :class:`Behaviour`, read when each
-connection opens; assign :attr:`LocalAppSyncEvents.behaviour` between tests.
+Here
+----
+:attr:`LocalAppSyncEvents.uri` is ``ws://127.0.0.1:<free port>/event/realtime``
+(any path is served). ``keepalive_seconds`` sets the ``ka`` period (``None``:
+never, to meet a client's ``connectionTimeoutMs``), ``connection_timeout_ms``
+the ack's field. Misbehaviour for hostile tests is a :class:`Behaviour`, read
+when each connection opens; :meth:`LocalAppSyncEvents.reset` sets it between
+tests. :attr:`~LocalAppSyncEvents.messages`, :attr:`~LocalAppSyncEvents.verdicts`
+and :attr:`~LocalAppSyncEvents.pongs` record what happened.
 """
 
 from __future__ import annotations
