@@ -99,9 +99,10 @@ server -> client::
   ``publish`` before ``connection_ack``.
 
 Close codes: the public sources show AppSync reporting failures in messages
-and document no close codes for Event APIs. The 4400/4401/4403/4409/4429 family (graphql-ws's bad request, unauthorized,
-forbidden, duplicate subscriber, too many init requests) is offered only as a
-misbehaviour (:attr:`Behaviour.close_code`) so hostile tests can meet it.
+and document no close codes for Event APIs. The 4400/4401/4403/4409/4429
+family (graphql-ws's bad request, unauthorized, forbidden, duplicate
+subscriber, too many init requests) is offered only as a misbehaviour
+(:attr:`Behaviour.close_code`) so hostile tests can meet it.
 
 Here
 ----
