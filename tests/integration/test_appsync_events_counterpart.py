@@ -316,6 +316,11 @@ def test_keep_alives_follow_the_ack_at_the_configured_interval() -> None:
     assert kinds == ["ka", "ka", "ka"]
 
 
+def test_without_keep_alives_nothing_follows_the_ack(appsync: LocalAppSyncEvents) -> None:
+    with acked(appsync) as connection:
+        assert_silent(connection)
+
+
 def test_a_publish_reaches_a_subscriber_on_another_connection(
     appsync: LocalAppSyncEvents,
 ) -> None:
@@ -404,6 +409,16 @@ def test_a_header_subprotocol_that_is_not_base64url_json_is_a_bad_request(
 ) -> None:
     with socket_to(
         appsync, {}, subprotocols=["aws-appsync-event-ws", "header-bm90IGpzb24"]
+    ) as connection:
+        refusal = init(connection)
+    assert refusal["type"] == "connection_error"
+    assert refusal["errors"][0]["errorType"] == "BadRequestException"
+
+
+def test_two_header_subprotocols_are_a_bad_request(appsync: LocalAppSyncEvents) -> None:
+    header = header_subprotocol(api_key_auth())
+    with socket_to(
+        appsync, {}, subprotocols=["aws-appsync-event-ws", header, header + "x"]
     ) as connection:
         refusal = init(connection)
     assert refusal["type"] == "connection_error"
