@@ -3,16 +3,17 @@ as API Gateway does for ``AWS_IAM`` authorization on ``$connect``.
 
 :func:`verify` is pure logic: it rebuilds the signed request (``GET``, the
 ``Host`` header, path and query, and exactly the headers the ``Authorization``
-header's ``SignedHeaders`` lists) and recomputes the signature with botocore's
-own ``SigV4Auth`` for the configured credentials, region and service at the
-request's ``X-Amz-Date``, so the local counterpart cannot agree with a
-hand-written signer's mistake. It compares in constant time, and refuses a date
+header's ``SignedHeaders`` lists) and recomputes the signature from AWS's
+specification with hashlib and hmac (:mod:`local_stack.aws.sigv4`) for the
+configured credentials, region and service at the request's ``X-Amz-Date``,
+so the counterpart cannot agree with a mistake of the signer under test,
+botocore's ``SigV4Auth`` included. It compares in constant time, and refuses a date
 more than :data:`MAX_SKEW` away from now, a credential scope for another key,
 day, region or service, and a session token other than the configured one.
 
 Clients sign the ``https://`` form of a ``wss://`` URL (API Gateway's own
 examples do): the canonical request holds only the path, query and ``Host``,
-and botocore signs the payload hash for both schemes, so the signature is the
+and the payload hash (of an empty body) is signed for both schemes, so the signature is the
 same as long as the port is not the scheme's default.
 
 :class:`SigV4Server` is the I/O half: a
@@ -29,11 +30,9 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from websockets.http11 import Request
 
+from .aws import sigv4 as spec
 from .credential_servers import VerifyingServer
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -52,9 +51,6 @@ class LocalAWSCredentials:
     access_key: str
     secret_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
-
-    def botocore(self) -> Credentials:
-        return Credentials(self.access_key, self.secret_key, self.session_token)
 
 
 @dataclass(frozen=True)
@@ -114,7 +110,7 @@ def verify(
     if len(dates) != 1:
         return Verdict(False, "no single X-Amz-Date header")
     try:
-        signed_at = datetime.datetime.strptime(dates[0], SIGV4_TIMESTAMP).replace(
+        signed_at = datetime.datetime.strptime(dates[0], spec.TIMESTAMP_FORMAT).replace(
             tzinfo=datetime.UTC
         )
     except ValueError:
@@ -152,17 +148,17 @@ def verify(
     ):
         return Verdict(False, "session token missing, unsigned or wrong")
 
-    # The scheme does not enter the canonical request; https is what clients sign.
-    request = AWSRequest(method=method, url=f"https://{received['host'][0]}{path}")
-    for name in signed:
-        for value in received[name]:
-            request.headers[name] = value
-    request.context["timestamp"] = dates[0]
-    signer = SigV4Auth(credentials.botocore(), service, region)
-    if signer.signed_headers(signer.headers_to_sign(request)) != fields["SignedHeaders"]:
+    if signed != sorted(set(signed)) or any(name != name.lower() for name in signed):
         return Verdict(False, "SignedHeaders is not in canonical form")
-    canonical_request = signer.canonical_request(request)
-    expected = signer.signature(signer.string_to_sign(request, canonical_request), request)
+    # Repeated headers sign as one line, their values joined by commas.
+    values = {name: ",".join(received[name]) for name in signed}
+    # The scheme does not enter the canonical request; https is what clients sign.
+    route, _, query = path.partition("?")
+    canonical = spec.canonical_request(method, route, query, values, signed, b"")
+    expected = spec.signature(
+        spec.signing_key(credentials.secret_key, day, region, service),
+        spec.string_to_sign(dates[0], "/".join(scope[1:]), canonical),
+    )
     if not _same(fields["Signature"], expected):
         return Verdict(False, "signature does not match")
     return ACCEPTED
