@@ -123,6 +123,9 @@ class _Object:
     items: tuple[tuple[str, Any], ...]
 
 
+_NODES = frozenset({_Whole, _Text, _List, _Object})
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
     """A ``send`` value compiled for :func:`render`.
@@ -262,6 +265,8 @@ def _compile(value: Any, path: str, scope: _Scope, names: set[str]) -> Any:
         )
         if all(item is original for item, original in zip(items, value, strict=True)):
             return value
+        if not any(type(item) in _NODES for item in items):
+            return list(items)  # escapes changed some text: still a plain value
         return _List(items)
     if isinstance(value, dict):
         pairs = tuple(
@@ -270,6 +275,8 @@ def _compile(value: Any, path: str, scope: _Scope, names: set[str]) -> Any:
         )
         if all(item is value[key] for key, item in pairs):
             return value
+        if not any(type(item) in _NODES for _, item in pairs):
+            return dict(pairs)
         return _Object(pairs)
     return value
 
@@ -311,7 +318,7 @@ def _literal_text(text: str, start: int, end: int, path: str, literal: list[str]
     brace = segment.find("{{")
     if brace >= 0:
         at = start + brace
-        shown = shorten(text[at : at + 24], 24)
+        shown = shorten(text[at : at + 25], 24)
         raise ValueError(
             path,
             f"has `{shown}` at offset {at}, which is not a placeholder: a placeholder is "
