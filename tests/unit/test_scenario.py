@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -1004,3 +1005,26 @@ def test_an_expect_step_out_of_time_says_so() -> None:
 def test_builtins_hold_exactly_the_four_names() -> None:
     made: dict[str, Callable[[], Any]] = builtins("r")
     assert set(made) == {"uuid", "timestamp", "epoch_ms", "request_id"}
+
+
+# --- the documentation's examples -------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
+
+
+def documented_json() -> list[Any]:
+    blocks = re.findall(r"```json\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.DOTALL)
+    return [json.loads(block) for block in blocks]
+
+
+def test_every_documented_scenario_and_step_is_valid() -> None:
+    from ws_exchange.triggers import parse_payload
+
+    payloads = [value for value in documented_json() if "steps" in value]
+    steps = [value for value in documented_json() if set(value) & {"send", "receive"}]
+    assert len(payloads) >= 7 and len(steps) >= 2
+    for payload in payloads:
+        request = parse_payload(payload)
+        assert request.steps is not None
+    for step in steps:
+        parse_steps([step])
