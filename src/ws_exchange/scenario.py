@@ -329,7 +329,8 @@ def _literal_text(text: str, start: int, end: int, path: str, literal: list[str]
         literal.append(segment)
 
 
-def _key_path(key: str) -> str:
+def _key_path(key: Any) -> str:
+    key = str(key)
     if _PLAIN_KEY.fullmatch(key) and len(key) <= _SHOWN_NAME_CHARS:
         return f".{key}"
     return f"[{json.dumps(shorten(key, 40))}]"

@@ -639,3 +639,26 @@ def test_steps_in_an_api_body(sample: str) -> None:
 
 def test_steps_beside_an_unknown_field_name_the_field() -> None:
     assert "uri" in invalid({"steps": STEPS, "uri": "wss://evil.example.net/"}).message
+
+
+def test_the_scenario_module_is_imported_only_for_steps() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from ws_exchange.triggers import parse_payload; "
+        "parse_payload({'message': {'action': 'ping'}, 'expect': ['received']}); "
+        "before = 'ws_exchange.scenario' in sys.modules; "
+        "parse_payload({'steps': [{'ping': {}}]}); "
+        "print(before, 'ws_exchange.scenario' in sys.modules)"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["False", "True"]
