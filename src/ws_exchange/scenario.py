@@ -397,6 +397,8 @@ class ReceiveStep:
     most ``max_replies``); then read ``extract`` from the last one.
 
     ``timeout`` is each reply's limit in seconds (``None``: the invocation's).
+    With ``count``, ``max_replies`` is ``count``: the most replies the step
+    ever collects, whichever way it was written.
     """
 
     label: str
@@ -628,7 +630,7 @@ def _extractions(value: Any, label: str, error: type[ExchangeError]) -> tuple[Ex
         )
     extractions = []
     for name, text in value.items():
-        if not _NAME.fullmatch(name):
+        if not (isinstance(name, str) and _NAME.fullmatch(name)):
             raise error(
                 f"{where} has the name {_shown_key(name)}: a name is 1 to 64 letters, digits "
                 "and underscores, not starting with a digit."

@@ -628,6 +628,12 @@ def test_extract_names_are_identifiers_of_at_most_64_characters(name: str) -> No
     )
 
 
+def test_an_extract_name_that_is_not_text_is_refused_not_a_crash() -> None:
+    assert invalid([{"receive": {"count": 1}, "extract": {1: "a"}}]).startswith(
+        'steps[0].extract has the name "1"'
+    )
+
+
 @pytest.mark.parametrize("name", ["uuid", "timestamp", "epoch_ms", "request_id"])
 def test_extract_cannot_hide_a_built_in(name: str) -> None:
     assert invalid([{"receive": {"count": 1}, "extract": {name: "a"}}]) == (
