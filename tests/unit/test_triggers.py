@@ -553,3 +553,112 @@ def test_message_just_under_one_mib_accepted() -> None:
 
     assert request.messages is not None
     assert len(request.messages[0].message) == 1024 * 1024 - 10
+
+
+# --- direct payload: steps -------------------------------------------------------------
+
+STEPS = [
+    {"send": {"action": "login"}},
+    {"receive": {"until": "type == 'welcome'"}, "extract": {"sid": "session"}},
+    {"send": {"action": "subscribe", "session": "{{sid}}"}},
+    {"receive": {"count": 1}},
+]
+
+
+def test_steps_are_parsed_into_the_request() -> None:
+    from ws_exchange.scenario import parse_steps
+
+    request = parse_payload({"steps": STEPS})
+    assert request == Request(steps=parse_steps(STEPS))
+    assert request.messages is None
+
+
+def test_steps_keep_expect_and_reply_timeout() -> None:
+    request = parse_payload(
+        {"steps": STEPS, "expect": ["vars.sid != null"], "reply_timeout_seconds": 3}
+    )
+    assert request.steps is not None and len(request.steps) == 4
+    assert request.reply_timeout == 3.0
+    assert request.checks is not None
+    assert [item.text for item in request.checks.expect] == ["vars.sid != null"]
+    assert request.checks.until is None and request.checks.collect_seconds is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("message", {"action": "ping"}),
+        ("message", None),
+        ("messages", ["a"]),
+        ("until", "type == 'x'"),
+        ("expected_replies", 1),
+        ("max_replies", 5),
+        ("collect_seconds", 1),
+    ],
+)
+def test_steps_cannot_be_combined_with_message_or_reply_counts(field: str, value: Any) -> None:
+    error = invalid({"steps": STEPS, field: value})
+    assert error.message.startswith(f"The event carries steps and {field}: steps say what to send")
+    assert "expect and reply_timeout_seconds still apply" in error.message
+
+
+@pytest.mark.parametrize("field", ["until", "expected_replies", "max_replies", "collect_seconds"])
+def test_a_null_reply_field_beside_steps_counts_as_absent(field: str) -> None:
+    assert parse_payload({"steps": STEPS, field: None}).steps is not None
+
+
+def test_every_clashing_field_is_named() -> None:
+    message = invalid({"steps": STEPS, "messages": ["a"], "collect_seconds": 2}).message
+    assert message.startswith("The event carries steps and messages, collect_seconds:")
+
+
+def test_an_invalid_step_is_an_invalid_request_naming_it() -> None:
+    steps = [*STEPS, {"receive": {"count": 0}}]
+    assert invalid({"steps": steps}).message == (
+        "steps[4].receive.count must be a whole number from 1 to 1000."
+    )
+
+
+@pytest.mark.parametrize("steps", [None, [], {"send": 1}, "send"])
+def test_steps_must_be_a_list_of_steps(steps: Any) -> None:
+    assert invalid({"steps": steps}).message.startswith("steps must be a list of 1 to 1000")
+
+
+def test_steps_in_a_scheduled_detail() -> None:
+    event = {**load_event("scheduled.json"), "detail": {"steps": STEPS}}
+    request = parse_request(event, Trigger.SCHEDULE)
+    assert request.steps is not None and len(request.steps) == 4
+
+
+@pytest.mark.parametrize("sample", API_SAMPLES)
+def test_steps_in_an_api_body(sample: str) -> None:
+    event = api_event(sample, json.dumps({"steps": STEPS, "expect": ["length(received) > `0`"]}))
+    request = parse_request(event, recognise(event))
+    assert request.steps is not None and len(request.steps) == 4
+
+
+def test_steps_beside_an_unknown_field_name_the_field() -> None:
+    assert "uri" in invalid({"steps": STEPS, "uri": "wss://evil.example.net/"}).message
+
+
+def test_the_scenario_module_is_imported_only_for_steps() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from ws_exchange.triggers import parse_payload; "
+        "parse_payload({'message': {'action': 'ping'}, 'expect': ['received']}); "
+        "before = 'ws_exchange.scenario' in sys.modules; "
+        "parse_payload({'steps': [{'ping': {}}]}); "
+        "print(before, 'ws_exchange.scenario' in sys.modules)"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["False", "True"]

@@ -1,0 +1,843 @@
+"""Scenarios: a conversation written as steps, with variables. Pure logic.
+
+A direct payload may carry ``steps`` instead of ``message``/``messages``: an
+ordered list of 1 to 1000 step objects, run in order over one connection. This
+module validates them into typed steps before any I/O (:func:`parse_steps`),
+fills the placeholders of an outgoing message (:func:`render`), reads variables
+out of a reply (:func:`extract`) and evaluates an ``expect`` step; the exchange
+does the waiting, sending and receiving.
+
+Each step has exactly one action key: ``send``, ``receive``, ``collect``,
+``await_close``, ``ping``, ``expect`` or ``sleep``. A ``receive`` step may also
+carry ``extract``, ``{"<name>": "<JMESPath>"}``, evaluated on the last reply of
+that step; each name becomes a variable for the steps after it.
+
+Placeholders
+------------
+In a ``send`` value every string, at any depth, is a template (object keys are
+not: they are sent as written). The rule, read left to right, each match taking
+the leftmost place it can:
+
+* ``{{{{`` is a literal ``{{`` and ``}}}}`` a literal ``}}``;
+* ``{{name}}``, with ``name`` matching ``[A-Za-z_][A-Za-z0-9_]{0,63}``, is a
+  placeholder;
+* any other ``{{`` is an error (``{{ name }}``, ``{{name``, ``{{1x}}``,
+  ``{{}}``), whose message says to write ``{{{{`` for a literal ``{{``;
+* anything else, a single brace or a ``}}`` on its own included, is literal
+  text. So ``{{{id}}}`` is ``{`` + the value of ``id`` + ``}``.
+
+A string that is exactly one placeholder is replaced by the variable's value
+with its JSON type (a number stays a number, an object an object); within a
+longer string, a string value is inserted as is and any other value as compact
+JSON text. The built-in names ``uuid``, ``timestamp``, ``epoch_ms`` and
+``request_id`` are computed afresh at each use (two ``{{uuid}}`` are two
+different UUIDs). Every other name must be extracted by an earlier step; this
+is checked when the steps are parsed, so a misspelt name is an error before any
+secret is read.
+
+Each ``send`` value is compiled once, when parsed: a value without
+placeholders is encoded for sending right then, and sending it costs what
+sending a plain message costs; a value with placeholders keeps its static parts
+as they are and only rebuilds the path to each placeholder.
+
+Expressions (``until``, ``extract``, ``expect``) are bounded by the deadline:
+the interpreter asks a callable, every few nodes it visits, whether time is up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+from jmespath.visitor import TreeInterpreter
+
+from . import framing
+from .checks import (
+    DEFAULT_MAX_REPLIES,
+    MAX_EXPRESSION_CHARS,
+    MAX_MAX_REPLIES,
+    Expression,
+    compile_expression,
+    is_truthy,
+    shorten,
+)
+from .errors import ExchangeError, ExpectationFailed, InternalError, InvalidRequest
+
+ACTIONS: Final = ("send", "receive", "collect", "await_close", "ping", "expect", "sleep")
+BUILTIN_NAMES: Final = frozenset({"uuid", "timestamp", "epoch_ms", "request_id"})
+MAX_STEPS = 1000
+MAX_COUNT = 1000
+# A wait past the longest Lambda timeout (15 minutes) could never complete.
+MAX_TIMEOUT_SECONDS = 900.0
+MAX_COLLECT_SECONDS = 900.0
+# A collect step keeps at most this many replies: a window is not a flood.
+COLLECT_MAX_REPLIES = 1000
+MAX_SLEEP_SECONDS = 60.0
+# More variables than this from one reply is a mistake, not a scenario.
+MAX_EXTRACTS = 100
+
+_RECEIVE_KEYS = ("count", "until", "max_replies", "timeout_seconds")
+_AWAIT_CLOSE_KEYS = ("timeout_seconds",)
+_STEP_KEYS = (*ACTIONS, "extract")
+_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
+_NAME = re.compile(_NAME_PATTERN)
+_TOKEN = re.compile(r"\{\{\{\{|\}\}\}\}|\{\{(" + _NAME_PATTERN + r")\}\}")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# How often (in nodes visited) an evaluation asks whether time is up: a visit
+# costs about 0.6 microseconds (a projection over 200,000 items), so the
+# deadline is overshot by well under 1 ms.
+_VISITS_PER_CHECK = 256
+_SHOWN_NAME_CHARS = 64
+
+
+# --- templates --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Whole:
+    """A string that is exactly one placeholder: the value, with its type."""
+
+    name: str
+    builtin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A string with placeholders in it: literal text and placeholders, in order."""
+
+    parts: tuple[str | _Whole, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _List:
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Object:
+    items: tuple[tuple[str, Any], ...]
+
+
+_NODES = frozenset({_Whole, _Text, _List, _Object})
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A ``send`` value compiled for :func:`render`.
+
+    ``root`` is the value itself where it holds no placeholder (escapes already
+    applied), shared by every rendering and never modified; ``names`` every
+    name its placeholders use (empty: the value is sent as it is).
+    """
+
+    root: Any
+    names: frozenset[str]
+
+
+Builtins: TypeAlias = Mapping[str, Callable[[], Any]]
+
+
+def builtins(request_id: str) -> dict[str, Callable[[], Any]]:
+    """The built-in placeholders of one invocation, each computed afresh at each use."""
+    return {
+        "uuid": _uuid,
+        "timestamp": framing.now,
+        "epoch_ms": _epoch_ms,
+        "request_id": lambda: request_id,
+    }
+
+
+def _uuid() -> str:
+    # Imported on first use: most invocations never need a UUID.
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _epoch_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def render(template: Template, variables: Mapping[str, Any], builtins: Builtins) -> Any:
+    """The value ``template`` stands for, its placeholders filled in.
+
+    ``variables`` holds what earlier steps extracted; ``builtins`` is
+    :func:`builtins` of the invocation.
+
+    Raises:
+        InternalError: a placeholder names a variable ``variables`` lacks (parsing
+            rules that out: this is a bug in the caller).
+    """
+    if not template.names:
+        return template.root
+    return _render(template.root, variables, builtins)
+
+
+def _render(node: Any, variables: Mapping[str, Any], builtins: Builtins) -> Any:
+    kind = type(node)
+    if kind is _Whole:
+        return _value(node, variables, builtins)
+    if kind is _Text:
+        return "".join(
+            part if type(part) is str else _text(_value(part, variables, builtins))
+            for part in node.parts
+        )
+    if kind is _List:
+        return [_render(item, variables, builtins) for item in node.items]
+    if kind is _Object:
+        return {key: _render(item, variables, builtins) for key, item in node.items}
+    return node
+
+
+def _value(placeholder: _Whole, variables: Mapping[str, Any], builtins: Builtins) -> Any:
+    try:
+        if placeholder.builtin:
+            return builtins[placeholder.name]()
+        return variables[placeholder.name]
+    except KeyError:
+        raise InternalError(
+            f"The placeholder {{{{{placeholder.name}}}}} had no value when its step ran."
+        ) from None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else framing.dumps(value)
+
+
+def compile_template(
+    value: Any,
+    known: Iterable[str] = (),
+    *,
+    extracted_later: Callable[[str], str | None] | None = None,
+) -> Template:
+    """Compile a ``send`` value whose placeholders may name ``known`` variables.
+
+    ``extracted_later`` tells, for an unknown name, which later step extracts
+    it (``None``: none), for the error to say so.
+
+    Raises:
+        ValueError: ``args`` is ``(path, sentence)``: where in the value (``""``
+            for the value itself, ``.a[0]`` below it) and what is wrong.
+    """
+    names: set[str] = set()
+    scope = _Scope(frozenset(known), extracted_later or _nowhere)
+    root = _compile(value, "", scope, names)
+    return Template(root, frozenset(names))
+
+
+def _nowhere(name: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """The variables a template may use, and how to explain one it may not."""
+
+    known: frozenset[str]
+    extracted_later: Callable[[str], str | None]
+
+    def unknown(self, name: str) -> str:
+        later = self.extracted_later(name)
+        if later is not None:
+            return (
+                f"uses {{{{{name}}}}}, which only a later step ({later}) extracts: a "
+                "variable exists once the step that extracts it has run."
+            )
+        hint = _did_you_mean(name, sorted(self.known | BUILTIN_NAMES), "{{", "}}")
+        return (
+            f"uses {{{{{name}}}}}, but no earlier step extracts {name} and it is not a "
+            f"built-in name (uuid, timestamp, epoch_ms, request_id){hint}"
+        )
+
+
+def _compile(value: Any, path: str, scope: _Scope, names: set[str]) -> Any:
+    # Recursion is bounded: the value was checked to nest at most 64 levels.
+    if isinstance(value, str):
+        return _compile_string(value, path, scope, names)
+    if isinstance(value, list):
+        items = tuple(
+            _compile(item, f"{path}[{index}]", scope, names) for index, item in enumerate(value)
+        )
+        if all(item is original for item, original in zip(items, value, strict=True)):
+            return value
+        if not any(type(item) in _NODES for item in items):
+            return list(items)  # escapes changed some text: still a plain value
+        return _List(items)
+    if isinstance(value, dict):
+        pairs = tuple(
+            (key, _compile(item, path + _key_path(key), scope, names))
+            for key, item in value.items()
+        )
+        if all(item is value[key] for key, item in pairs):
+            return value
+        if not any(type(item) in _NODES for _, item in pairs):
+            return dict(pairs)
+        return _Object(pairs)
+    return value
+
+
+def _compile_string(text: str, path: str, scope: _Scope, names: set[str]) -> Any:
+    if "{{" not in text and "}}}}" not in text:
+        return text
+    parts: list[str | _Whole] = []
+    literal: list[str] = []
+    position = 0
+    for match in _TOKEN.finditer(text):
+        _literal_text(text, position, match.start(), path, literal)
+        position = match.end()
+        name = match.group(1)
+        if name is None:
+            # An escape: {{{{ or }}}} stands for two braces.
+            literal.append(match.group(0)[:2])
+            continue
+        if name not in BUILTIN_NAMES and name not in scope.known:
+            raise ValueError(path, scope.unknown(name))
+        names.add(name)
+        if literal:
+            parts.append("".join(literal))
+            literal.clear()
+        parts.append(_Whole(name, name in BUILTIN_NAMES))
+    _literal_text(text, position, len(text), path, literal)
+    if literal:
+        parts.append("".join(literal))
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        # A placeholder alone keeps its value's type; literal text alone is a string.
+        return parts[0]
+    return _Text(tuple(parts))
+
+
+def _literal_text(text: str, start: int, end: int, path: str, literal: list[str]) -> None:
+    segment = text[start:end]
+    brace = segment.find("{{")
+    if brace >= 0:
+        at = start + brace
+        shown = shorten(text[at : at + 25], 24)
+        raise ValueError(
+            path,
+            f"has `{shown}` at offset {at}, which is not a placeholder: a placeholder is "
+            "{{name}}, the name made of letters, digits and underscores (not starting with "
+            "a digit, at most 64 characters); write {{{{ for a literal {{.",
+        )
+    if segment:
+        literal.append(segment)
+
+
+def _key_path(key: Any) -> str:
+    key = str(key)
+    if _PLAIN_KEY.fullmatch(key) and len(key) <= _SHOWN_NAME_CHARS:
+        return f".{key}"
+    return f"[{json.dumps(shorten(key, 40))}]"
+
+
+def _did_you_mean(word: str, choices: Sequence[str], before: str = "", after: str = "") -> str:
+    """The end of a sentence: a suggestion among ``choices`` when one is close, else a period."""
+    # Imported on a mistake only: difflib is no part of a valid invocation.
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {before}{close[0]}{after}?" if close else "."
+
+
+def _shown_key(key: Any) -> str:
+    text = key if isinstance(key, str) else str(key)
+    return json.dumps(shorten(text, 40))
+
+
+# --- steps --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """One variable a ``receive`` step reads from its last reply."""
+
+    name: str
+    expression: Expression
+
+
+@dataclass(frozen=True, slots=True)
+class SendStep:
+    """Send a value, its placeholders filled in.
+
+    ``outgoing`` is the message encoded at parse time when it has no
+    placeholders (``None`` otherwise): sending it then costs what sending a
+    plain message costs.
+    """
+
+    label: str
+    template: Template
+    outgoing: framing.Outgoing | None
+
+    def prepare(self, variables: Mapping[str, Any], builtins: Builtins) -> framing.Outgoing:
+        """The message to send now, placeholders filled in, checked and encoded.
+
+        Raises:
+            InvalidRequest: the filled-in message cannot be sent (larger than the
+                limit, nested too deeply, not representable as JSON).
+        """
+        if self.outgoing is not None:
+            return self.outgoing
+        try:
+            return framing.prepare(render(self.template, variables, builtins))
+        except ValueError as exc:
+            raise InvalidRequest(
+                f"{self.label}.send, once its placeholders are filled in, {exc}."
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveStep:
+    """Collect ``count`` replies, or replies until one makes ``until`` truthy (at
+    most ``max_replies``); then read ``extract`` from the last one.
+
+    ``timeout`` is each reply's limit in seconds (``None``: the invocation's).
+    With ``count``, ``max_replies`` is ``count``: the most replies the step
+    ever collects, whichever way it was written.
+    """
+
+    label: str
+    count: int | None
+    until: Expression | None
+    max_replies: int
+    timeout: float | None
+    extract: tuple[Extraction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CollectStep:
+    """Keep whatever arrives for ``seconds`` (at most ``max_replies``); silence is fine."""
+
+    label: str
+    seconds: float
+    max_replies: int = COLLECT_MAX_REPLIES
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitCloseStep:
+    """Wait for the server to close the connection (``timeout`` in seconds;
+    ``None``: the invocation's reply timeout)."""
+
+    label: str
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PingStep:
+    """Send a WebSocket ping and wait for its pong (within the reply timeout)."""
+
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectStep:
+    """Evaluate ``expression`` on the exchange so far; falsy stops the exchange."""
+
+    label: str
+    expression: Expression
+
+
+@dataclass(frozen=True, slots=True)
+class SleepStep:
+    """Wait ``seconds`` (never past the deadline)."""
+
+    label: str
+    seconds: float
+
+
+Step: TypeAlias = (
+    SendStep | ReceiveStep | CollectStep | AwaitCloseStep | PingStep | ExpectStep | SleepStep
+)
+
+
+def parse_steps(
+    value: Any, *, error: type[ExchangeError] = InvalidRequest, where: str = "steps"
+) -> tuple[Step, ...]:
+    """Validate a ``steps`` list into typed steps, before any I/O.
+
+    ``where`` names the list in messages (``steps[3].receive.count ...``).
+
+    Raises:
+        ExchangeError: ``error`` (:class:`InvalidRequest` for a payload): one
+            sentence naming the step and the key at fault and, for a misspelt
+            key or variable, the closest valid one.
+    """
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_STEPS:
+        raise error(
+            f"{where} must be a list of 1 to {MAX_STEPS} step objects, such as "
+            '[{"send": {"action": "ping"}}, {"receive": {"count": 1}}].'
+        )
+    known: set[str] = set()
+    steps: list[Step] = []
+    for index, raw in enumerate(value):
+        step = _parse_step(raw, f"{where}[{index}]", known, _later(value, index, where), error)
+        if isinstance(step, ReceiveStep):
+            known.update(item.name for item in step.extract)
+        steps.append(step)
+    return tuple(steps)
+
+
+def static_wait_seconds(steps: Iterable[Step]) -> float:
+    """Seconds the steps wait whatever the server does: their ``sleep`` and ``collect``.
+
+    For information only: a scenario whose waits outlast the time left still
+    runs, and is cut at the deadline.
+    """
+    return math.fsum(step.seconds for step in steps if isinstance(step, SleepStep | CollectStep))
+
+
+def _parse_step(
+    raw: Any,
+    label: str,
+    known: Iterable[str],
+    extracted_later: Callable[[str], str | None],
+    error: type[ExchangeError],
+) -> Step:
+    if not isinstance(raw, dict):
+        raise error(f"{label} must be an object with one action key: {', '.join(ACTIONS)}.")
+    for key in raw:
+        if key not in _STEP_KEYS:
+            hint = _did_you_mean(str(key), _STEP_KEYS)
+            raise error(f"{label} has an unknown key, {_shown_key(key)}{hint}")
+    actions = [key for key in ACTIONS if key in raw]
+    if not actions:
+        raise error(f"{label} has no action: a step has exactly one of {', '.join(ACTIONS)}.")
+    if len(actions) > 1:
+        raise error(
+            f"{label} has both {actions[0]} and {actions[1]}: a step does exactly one thing; "
+            "write one step for each."
+        )
+    action = actions[0]
+    extract = raw.get("extract")
+    if extract is not None and action != "receive":
+        raise error(
+            f"{label}.extract belongs beside receive: only a receive step has a reply to "
+            "extract from."
+        )
+    item = raw[action]
+    where = f"{label}.{action}"
+    if action == "send":
+        return _send(item, label, known, extracted_later, error)
+    if action == "receive":
+        return _receive(item, extract, label, error)
+    if action == "collect":
+        return CollectStep(label, _seconds(item, where, MAX_COLLECT_SECONDS, error))
+    if action == "await_close":
+        return AwaitCloseStep(label, _await_close(item, where, error))
+    if action == "ping":
+        if not isinstance(item, dict) or item:
+            raise error(f"{where} must be {{}} (an empty object).")
+        return PingStep(label)
+    if action == "expect":
+        return ExpectStep(label, _expression(item, where, error))
+    return SleepStep(label, _seconds(item, where, MAX_SLEEP_SECONDS, error))
+
+
+def _later(steps: Sequence[Any], index: int, where: str) -> Callable[[str], str | None]:
+    """Which step after ``index`` extracts a name (for a clearer error), if any."""
+
+    def extracted_later(name: str) -> str | None:
+        for later in range(index + 1, len(steps)):
+            raw = steps[later]
+            extract = raw.get("extract") if isinstance(raw, dict) else None
+            if isinstance(extract, dict) and name in extract:
+                return f"{where}[{later}]"
+        return None
+
+    return extracted_later
+
+
+def _send(
+    value: Any,
+    label: str,
+    known: Iterable[str],
+    extracted_later: Callable[[str], str | None],
+    error: type[ExchangeError],
+) -> SendStep:
+    where = f"{label}.send"
+    try:
+        # First: compiling then walks a value known to nest at most 64 levels.
+        outgoing = framing.prepare(value)
+    except ValueError as exc:
+        raise error(f"{where} {exc}.") from None
+    try:
+        template = compile_template(value, known, extracted_later=extracted_later)
+    except ValueError as exc:
+        path, sentence = exc.args
+        raise error(f"{where}{path} {sentence}") from None
+    if template.names:
+        return SendStep(label, template, None)
+    if template.root is not value:
+        # Escapes changed the text: encode what will be sent.
+        try:
+            outgoing = framing.prepare(template.root)
+        except ValueError as exc:  # pragma: no cover - escapes only shorten the text
+            raise error(f"{where} {exc}.") from None
+    return SendStep(label, template, outgoing)
+
+
+def _receive(value: Any, extract: Any, label: str, error: type[ExchangeError]) -> ReceiveStep:
+    where = f"{label}.receive"
+    if not isinstance(value, dict):
+        raise error(f'{where} must be an object: {{"count": n}} or {{"until": "<JMESPath>"}}.')
+    for key in value:
+        if key not in _RECEIVE_KEYS:
+            if key == "extract":
+                raise error(
+                    f"{where}.extract belongs beside receive, in the step itself: "
+                    '{"receive": {...}, "extract": {...}}.'
+                )
+            hint = _did_you_mean(str(key), _RECEIVE_KEYS)
+            raise error(f"{where} has an unknown key, {_shown_key(key)}{hint}")
+    count_value = value.get("count")
+    until_value = value.get("until")
+    if (count_value is None) == (until_value is None):
+        raise error(f"{where} must hold exactly one of count and until.")
+    max_replies_value = value.get("max_replies")
+    timeout_value = value.get("timeout_seconds")
+    timeout = None
+    if timeout_value is not None:
+        timeout = _seconds(timeout_value, f"{where}.timeout_seconds", MAX_TIMEOUT_SECONDS, error)
+    extractions = _extractions(extract, label, error)
+    if count_value is not None:
+        if max_replies_value is not None:
+            raise error(
+                f"{where}.max_replies applies only with until: count already says how many "
+                "replies to collect."
+            )
+        count = _whole(count_value, f"{where}.count", MAX_COUNT, error)
+        return ReceiveStep(label, count, None, count, timeout, extractions)
+    until = _expression(until_value, f"{where}.until", error)
+    max_replies = DEFAULT_MAX_REPLIES
+    if max_replies_value is not None:
+        max_replies = _whole(max_replies_value, f"{where}.max_replies", MAX_MAX_REPLIES, error)
+    return ReceiveStep(label, None, until, max_replies, timeout, extractions)
+
+
+def _extractions(value: Any, label: str, error: type[ExchangeError]) -> tuple[Extraction, ...]:
+    where = f"{label}.extract"
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not 1 <= len(value) <= MAX_EXTRACTS:
+        raise error(
+            f"{where} must be an object of 1 to {MAX_EXTRACTS} variables, "
+            '{"<name>": "<JMESPath>"}, such as {"session_id": "session.id"}.'
+        )
+    extractions = []
+    for name, text in value.items():
+        if not (isinstance(name, str) and _NAME.fullmatch(name)):
+            raise error(
+                f"{where} has the name {_shown_key(name)}: a name is 1 to 64 letters, digits "
+                "and underscores, not starting with a digit."
+            )
+        if name in BUILTIN_NAMES:
+            raise error(
+                f"{where}.{name} would hide the built-in {{{{{name}}}}}: choose another name."
+            )
+        extractions.append(Extraction(name, _expression(text, f"{where}.{name}", error)))
+    return tuple(extractions)
+
+
+def _await_close(value: Any, where: str, error: type[ExchangeError]) -> float | None:
+    if not isinstance(value, dict):
+        raise error(f'{where} must be an object: {{}} or {{"timeout_seconds": s}}.')
+    for key in value:
+        if key not in _AWAIT_CLOSE_KEYS:
+            hint = _did_you_mean(str(key), _AWAIT_CLOSE_KEYS)
+            raise error(f"{where} has an unknown key, {_shown_key(key)}{hint}")
+    timeout = value.get("timeout_seconds")
+    if timeout is None:
+        return None
+    return _seconds(timeout, f"{where}.timeout_seconds", MAX_TIMEOUT_SECONDS, error)
+
+
+def _expression(value: Any, where: str, error: type[ExchangeError]) -> Expression:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_EXPRESSION_CHARS:
+        raise error(
+            f"{where} must be a JMESPath expression of 1 to {MAX_EXPRESSION_CHARS} characters."
+        )
+    try:
+        return compile_expression(value)
+    except ValueError as exc:
+        raise error(f"{where} {exc}.") from None
+
+
+def _whole(value: Any, where: str, most: int, error: type[ExchangeError]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise error(f"{where} must be a whole number from 1 to {most}.")
+    return value
+
+
+def _seconds(value: Any, where: str, most: float, error: type[ExchangeError]) -> float:
+    sentence = f"{where} must be a number of seconds greater than 0 and at most {most:g}."
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise error(sentence)
+    try:
+        seconds = float(value)
+    except OverflowError:
+        # An integer beyond a float's range (JSON allows any length).
+        raise error(sentence) from None
+    if not (math.isfinite(seconds) and 0 < seconds <= most):
+        raise error(sentence)
+    return seconds
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+
+class _OutOfTime(Exception):
+    """The deadline came while an expression was being evaluated."""
+
+
+class _BoundedInterpreter(TreeInterpreter):  # type: ignore[misc]
+    """jmespath's interpreter, asking ``out_of_time`` every few nodes it visits.
+
+    Functions taking an expression (``sort_by``, ``max_by``...) visit through
+    this interpreter too, so a projection or a sort over a huge reply is
+    bounded; a single built-in over one value (``sort``, ``to_string``) is not
+    divisible, but a reply's size is bounded by ``MAX_MESSAGE_BYTES``.
+    """
+
+    def __init__(self, out_of_time: Callable[[], bool]) -> None:
+        super().__init__()
+        self._out_of_time = out_of_time
+        self._visits = 0
+
+    def visit(self, node: Any, *args: Any, **kwargs: Any) -> Any:
+        self._visits += 1
+        if not self._visits % _VISITS_PER_CHECK and self._out_of_time():
+            raise _OutOfTime
+        # Visitor.visit's own dispatch, inlined: calling it through super()
+        # doubled the cost of a projection over 200,000 items.
+        method = self._method_cache.get(node["type"])
+        if method is None:
+            method = getattr(self, f"visit_{node['type']}", self.default_visit)
+            self._method_cache[node["type"]] = method
+        return method(node, *args, **kwargs)
+
+
+def search(expression: Expression, value: Any, out_of_time: Callable[[], bool]) -> Any:
+    """``expression`` evaluated on ``value``, stopping once ``out_of_time()`` is true.
+
+    Raises:
+        TimeoutError: time ran out during the evaluation.
+        Exception: whatever jmespath (or Python under it) raised: the caller
+            decides what a failed evaluation means.
+    """
+    if out_of_time():
+        raise TimeoutError
+    try:
+        return _BoundedInterpreter(out_of_time).visit(expression.compiled.parsed, value)
+    except _OutOfTime:
+        raise TimeoutError from None
+
+
+def extract(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bool]) -> dict[str, Any]:
+    """The variables ``step`` reads from ``reply``, the last reply it collected.
+
+    ``deadline_check()`` is true once the deadline has come. Each value is
+    strict JSON (a result that is not, such as ``to_number('1e400')``, counts
+    as no value).
+
+    Raises:
+        ExpectationFailed: an expression found nothing (null), could not be
+            evaluated on this reply, or ran out of time; the message names the
+            variable and the step.
+    """
+    found: dict[str, Any] = {}
+    for item in step.extract:
+        where = f"{step.label}.extract.{item.name}"
+        shown = shorten(item.expression.text)
+        try:
+            value = search(item.expression, reply, deadline_check)
+        except TimeoutError:
+            raise ExpectationFailed(
+                f"{where} ran out of time: the Lambda deadline came while `{shown}` was "
+                "being evaluated."
+            ) from None
+        except Exception:
+            # As for a reply check: a jmespath type error, or a TypeError or
+            # RecursionError from odd data, means the expression found nothing.
+            value = None
+        if value is None:
+            raise ExpectationFailed(
+                f"{where} found no value: `{shown}` gave null on the step's last reply."
+            )
+        if not _is_strict_json(value):
+            raise ExpectationFailed(
+                f"{where} found no value JSON can hold: `{shown}` gave a number out of "
+                "range or text that is not Unicode on the step's last reply."
+            )
+        found[item.name] = value
+    return found
+
+
+def _is_strict_json(value: Any) -> bool:
+    # Values from a reply are strict already; a function's result may not be
+    # (avg over huge numbers, to_number('nan')).
+    if isinstance(value, bool | int):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    try:
+        framing.dumps(value).encode("utf-8")
+    except (ValueError, TypeError, RecursionError):
+        # UnicodeEncodeError (a lone surrogate) is a ValueError.
+        return False
+    return True
+
+
+def reply_matches(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bool]) -> bool:
+    """Whether ``reply`` makes the step's ``until`` truthy (an evaluation error: no).
+
+    Raises:
+        ExpectationFailed: time ran out during the evaluation.
+    """
+    assert step.until is not None
+    try:
+        return is_truthy(search(step.until, reply, deadline_check))
+    except TimeoutError:
+        raise ExpectationFailed(
+            f"{step.label}.receive.until ran out of time: the Lambda deadline came while "
+            f"`{shorten(step.until.text)}` was being evaluated."
+        ) from None
+    except Exception:
+        return False
+
+
+def check_expect(
+    step: ExpectStep, document: Mapping[str, Any], deadline_check: Callable[[], bool]
+) -> None:
+    """Evaluate an ``expect`` step on ``document``, the exchange so far
+    (``sent``, ``received``, ``subprotocol``, ``timings_ms``, ``connection``, ``vars``).
+
+    Raises:
+        ExpectationFailed: the expression is falsy, could not be evaluated, or ran
+            out of time; the message names the step.
+    """
+    shown = shorten(step.expression.text)
+    try:
+        value = search(step.expression, document, deadline_check)
+    except TimeoutError:
+        raise ExpectationFailed(
+            f"{step.label}.expect ran out of time: the Lambda deadline came while `{shown}` "
+            "was being evaluated."
+        ) from None
+    except Exception:
+        value = None
+    if not is_truthy(value):
+        raise ExpectationFailed(f"{step.label}: the expectation `{shown}` did not hold.")
+
+
+def until_not_matched_message(step: ReceiveStep) -> str:
+    """The ``expectation_failed`` sentence for a step's ``until`` never matching."""
+    replies = "reply" if step.max_replies == 1 else "replies"
+    return (
+        f"{step.label}: no reply matched until `{shorten(step.until.text if step.until else '')}` "
+        f"within max_replies ({step.max_replies} {replies})."
+    )
