@@ -54,14 +54,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from jmespath.visitor import TreeInterpreter
-
 from . import framing
 from .checks import (
     DEFAULT_MAX_REPLIES,
     MAX_EXPRESSION_CHARS,
     MAX_MAX_REPLIES,
     Expression,
+    bounded_search,
     compile_expression,
     is_truthy,
     shorten,
@@ -88,10 +87,6 @@ _NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
 _NAME = re.compile(_NAME_PATTERN)
 _TOKEN = re.compile(r"\{\{\{\{|\}\}\}\}|\{\{(" + _NAME_PATTERN + r")\}\}")
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# How often (in nodes visited) an evaluation asks whether time is up: a visit
-# costs about 0.6 microseconds (a projection over 200,000 items), so the
-# deadline is overshot by well under 1 ms.
-_VISITS_PER_CHECK = 256
 _SHOWN_NAME_CHARS = 64
 
 
@@ -690,53 +685,6 @@ def _seconds(value: Any, where: str, most: float, error: type[ExchangeError]) ->
 # --- evaluation ---------------------------------------------------------------------------
 
 
-class _OutOfTime(Exception):
-    """The deadline came while an expression was being evaluated."""
-
-
-class _BoundedInterpreter(TreeInterpreter):  # type: ignore[misc]
-    """jmespath's interpreter, asking ``out_of_time`` every few nodes it visits.
-
-    Functions taking an expression (``sort_by``, ``max_by``...) visit through
-    this interpreter too, so a projection or a sort over a huge reply is
-    bounded; a single built-in over one value (``sort``, ``to_string``) is not
-    divisible, but a reply's size is bounded by ``MAX_MESSAGE_BYTES``.
-    """
-
-    def __init__(self, out_of_time: Callable[[], bool]) -> None:
-        super().__init__()
-        self._out_of_time = out_of_time
-        self._visits = 0
-
-    def visit(self, node: Any, *args: Any, **kwargs: Any) -> Any:
-        self._visits += 1
-        if not self._visits % _VISITS_PER_CHECK and self._out_of_time():
-            raise _OutOfTime
-        # Visitor.visit's own dispatch, inlined: calling it through super()
-        # doubled the cost of a projection over 200,000 items.
-        method = self._method_cache.get(node["type"])
-        if method is None:
-            method = getattr(self, f"visit_{node['type']}", self.default_visit)
-            self._method_cache[node["type"]] = method
-        return method(node, *args, **kwargs)
-
-
-def search(expression: Expression, value: Any, out_of_time: Callable[[], bool]) -> Any:
-    """``expression`` evaluated on ``value``, stopping once ``out_of_time()`` is true.
-
-    Raises:
-        TimeoutError: time ran out during the evaluation.
-        Exception: whatever jmespath (or Python under it) raised: the caller
-            decides what a failed evaluation means.
-    """
-    if out_of_time():
-        raise TimeoutError
-    try:
-        return _BoundedInterpreter(out_of_time).visit(expression.compiled.parsed, value)
-    except _OutOfTime:
-        raise TimeoutError from None
-
-
 def extract(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bool]) -> dict[str, Any]:
     """The variables ``step`` reads from ``reply``, the last reply it collected.
 
@@ -754,7 +702,7 @@ def extract(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bool]) -
         where = f"{step.label}.extract.{item.name}"
         shown = shorten(item.expression.text)
         try:
-            value = search(item.expression, reply, deadline_check)
+            value = bounded_search(item.expression, reply, deadline_check)
         except TimeoutError:
             raise ExpectationFailed(
                 f"{where} ran out of time: the Lambda deadline came while `{shown}` was "
@@ -800,7 +748,7 @@ def reply_matches(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bo
     """
     assert step.until is not None
     try:
-        return is_truthy(search(step.until, reply, deadline_check))
+        return is_truthy(bounded_search(step.until, reply, deadline_check))
     except TimeoutError:
         raise ExpectationFailed(
             f"{step.label}.receive.until ran out of time: the Lambda deadline came while "
@@ -822,7 +770,7 @@ def check_expect(
     """
     shown = shorten(step.expression.text)
     try:
-        value = search(step.expression, document, deadline_check)
+        value = bounded_search(step.expression, document, deadline_check)
     except TimeoutError:
         raise ExpectationFailed(
             f"{step.label}.expect ran out of time: the Lambda deadline came while `{shown}` "
