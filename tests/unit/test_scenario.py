@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ws_exchange import framing
+from ws_exchange.checks import bounded_search as search
 from ws_exchange.errors import ConfigError, ExpectationFailed, InternalError, InvalidRequest
 from ws_exchange.scenario import (
     AwaitCloseStep,
@@ -31,7 +32,6 @@ from ws_exchange.scenario import (
     parse_steps,
     render,
     reply_matches,
-    search,
     static_wait_seconds,
     until_not_matched_message,
 )
