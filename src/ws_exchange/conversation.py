@@ -1,82 +1,131 @@
-"""The conversation: send each message, collect its replies. I/O at the edge.
+"""The conversation: the plan's steps, in order, over one connection. I/O at the edge.
 
-Every wait is capped by the deadline; every reply is kept through
-:func:`.replies.keep`, which scrubs it and charges it to the result's budgets.
+Every invocation is a list of steps: a scenario's own, or the ones its
+``message``/``messages``, ``expected_replies``, ``until`` and
+``collect_seconds`` stand for (:func:`.scenario.from_messages`). Every wait is
+capped by the deadline; every reply is kept through :func:`.replies.keep`,
+which scrubs it of credentials (before any expression sees it) and charges it
+to the result's budgets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
 
-from . import checks, framing
+from . import checks, framing, scenario
 from .closing import closed_error, closed_normally
 from .deadline import Deadline
 from .errors import ExpectationFailed, ReplyTimeout
 from .plan import Plan, Progress
-from .replies import keep
+from .replies import charge_sent, keep
+from .result import timings_ms
+from .scenario import (
+    AwaitCloseStep,
+    CollectStep,
+    ExpectStep,
+    PingStep,
+    ReceiveStep,
+    SendStep,
+    SleepStep,
+    Step,
+)
 
 _TIE_SECONDS = 0.01
+
+
+@dataclass(slots=True)
+class _Turn:
+    """One conversation in progress: the connection, the plan and what steps extracted."""
+
+    connection: ClientConnection
+    plan: Plan
+    deadline: Deadline
+    progress: Progress
+    builtins: scenario.Builtins
+    out_of_time: Callable[[], bool]
+    # The step running now, for messages about the deadline ("" outside a scenario).
+    label: str = ""
+    sent_any: bool = False
 
 
 async def converse(
     connection: ClientConnection, plan: Plan, deadline: Deadline, progress: Progress
 ) -> None:
-    """Send each message and collect its replies (a count, or ``until`` one matches),
-    then, with ``collect_seconds``, whatever else arrives in that window."""
-    until = plan.checks.until
+    """Run the plan's steps in order; raise the typed error of the first that fails."""
+    turn = _Turn(
+        connection,
+        plan,
+        deadline,
+        progress,
+        scenario.builtins(plan.request_id or ""),
+        checks.deadline_check(deadline.at),
+    )
     try:
         # One bound for the whole conversation, so that a server that stops
-        # reading cannot hold a send past the deadline; each reply has its own
+        # reading cannot hold a send past the deadline; each wait has its own
         # timeout inside it. (A bound per send cost a 1000-message batch 5 %.)
-        # Set just after the deadline, within its safety margin, so that a reply
-        # timeout cut short by the deadline fires first and says what it awaited.
+        # Set just after the deadline, within its safety margin, so that a wait
+        # cut short by the deadline fires first and says what it awaited.
         async with asyncio.timeout_at(deadline.at + _TIE_SECONDS):
-            progress.first_sent_at = time.perf_counter()
-            for outgoing in plan.messages:
-                sent, frame = outgoing.frame(framing.now())
-                await connection.send(frame)
-                progress.sent.append(sent)
-                if until is None:
-                    for _ in range(plan.expected_replies):
-                        await _receive(connection, plan, deadline, progress)
-                    continue
-                for _ in range(plan.checks.max_replies):
-                    reply = await _receive(connection, plan, deadline, progress)
-                    if checks.matches(until, reply, deadline.at):
-                        break
-                else:
-                    raise ExpectationFailed(
-                        checks.until_not_matched_message(plan.checks.max_replies)
-                    )
-            if plan.checks.collect_seconds is not None:
-                await _collect(connection, plan, deadline, progress)
+            for step in plan.steps:
+                turn.label = step.label
+                await _RUN[type(step)](turn, step)
     except TimeoutError:
-        raise ReplyTimeout("The Lambda deadline came during the exchange.") from None
+        during = f" during {turn.label}" if turn.label else " during the exchange"
+        raise ReplyTimeout(f"The Lambda deadline came{during}.") from None
     except WebSocketClosed as exc:
         raise closed_error(exc, plan.config) from None
 
 
-async def _collect(
-    connection: ClientConnection, plan: Plan, deadline: Deadline, progress: Progress
-) -> None:
-    """Keep what arrives for ``collect_seconds`` (at most ``max_replies``).
+async def _send(turn: _Turn, step: SendStep) -> None:
+    outgoing = step.prepare(turn.progress.variables, turn.builtins)
+    if step.outgoing is None:
+        # A value built from variables was not counted when the plan was made.
+        charge_sent(outgoing.size, turn.plan, turn.progress)
+    sent, frame = outgoing.frame(framing.now())
+    if not turn.sent_any:
+        turn.sent_any = True
+        turn.progress.first_sent_at = time.perf_counter()
+    await turn.connection.send(frame)
+    turn.progress.sent.append(sent)
+
+
+async def _receive_step(turn: _Turn, step: ReceiveStep) -> None:
+    timeout = turn.plan.reply_timeout if step.timeout is None else step.timeout
+    reply: Any = None
+    if step.until is None:
+        for _ in range(step.max_replies):
+            reply = await _receive(turn, timeout)
+    else:
+        for _ in range(step.max_replies):
+            reply = await _receive(turn, timeout)
+            if scenario.reply_matches(step, reply, turn.out_of_time):
+                break
+        else:
+            raise ExpectationFailed(scenario.until_not_matched_message(step))
+    if step.extract:
+        turn.progress.variables.update(scenario.extract(step, reply, turn.out_of_time))
+
+
+async def _collect(turn: _Turn, step: CollectStep) -> None:
+    """Keep what arrives for the window (at most ``max_replies``).
 
     Silence is fine, and so is the server ending the conversation with a normal
     close (1000 or 1001) within the window: what was collected is checked.
     """
-    assert plan.checks.collect_seconds is not None
-    window = deadline.cap(plan.checks.collect_seconds)
     try:
-        async with asyncio.timeout(window):
-            for _ in range(plan.checks.max_replies):
-                frame = await connection.recv()
-                _arrived(progress)
-                keep(frame, plan, progress)
+        async with asyncio.timeout(turn.deadline.cap(step.seconds)):
+            for _ in range(step.max_replies):
+                frame = await turn.connection.recv()
+                _arrived(turn.progress)
+                keep(frame, turn.plan, turn.progress)
     except TimeoutError:
         pass
     except WebSocketClosed as exc:
@@ -84,26 +133,89 @@ async def _collect(
             raise
 
 
-async def _receive(
-    connection: ClientConnection, plan: Plan, deadline: Deadline, progress: Progress
-) -> Any:
+async def _await_close(turn: _Turn, step: AwaitCloseStep) -> None:
+    """Wait for the server to close; replies that arrive first are kept.
+
+    Whatever code the server closes with ends the step without error: the
+    close is recorded for the expectations to judge.
+    """
+    timeout = turn.plan.reply_timeout if step.timeout is None else step.timeout
+    limit = turn.deadline.cap(timeout)
+    try:
+        async with asyncio.timeout(limit):
+            while True:
+                frame = await turn.connection.recv()
+                _arrived(turn.progress)
+                keep(frame, turn.plan, turn.progress)
+    except TimeoutError:
+        raise ReplyTimeout(
+            f"{step.label}: the server did not close the connection within {limit:.3g} s."
+        ) from None
+    except WebSocketClosed as exc:
+        if exc.rcvd is None:
+            raise
+
+
+async def _ping(turn: _Turn, step: PingStep) -> None:
+    limit = turn.deadline.cap(turn.plan.reply_timeout)
+    started = time.perf_counter()
+    pong = await turn.connection.ping()
+    try:
+        async with asyncio.timeout(limit):
+            await pong
+    except TimeoutError:
+        raise ReplyTimeout(f"{step.label}: no pong arrived within {limit:.3g} s.") from None
+    turn.progress.phases["ping"] = (time.perf_counter() - started) * 1000.0
+
+
+async def _expect(turn: _Turn, step: ExpectStep) -> None:
+    progress = turn.progress
+    document = {
+        "sent": progress.sent,
+        "received": progress.received,
+        "subprotocol": progress.subprotocol,
+        "timings_ms": timings_ms(progress, (time.perf_counter() - progress.started_at) * 1000.0),
+        "connection": progress.connection,
+        "vars": progress.variables,
+    }
+    scenario.check_expect(step, document, turn.out_of_time)
+
+
+async def _sleep(turn: _Turn, step: SleepStep) -> None:
+    # Cut at the deadline by the conversation's own bound: a ReplyTimeout naming the step.
+    await asyncio.sleep(step.seconds)
+
+
+_RUN: dict[type[Step], Callable[[_Turn, Any], Awaitable[None]]] = {
+    SendStep: _send,
+    ReceiveStep: _receive_step,
+    CollectStep: _collect,
+    AwaitCloseStep: _await_close,
+    PingStep: _ping,
+    ExpectStep: _expect,
+    SleepStep: _sleep,
+}
+
+
+async def _receive(turn: _Turn, timeout: float) -> Any:
     """Wait for one reply, keep it in ``progress`` and return it (as kept)."""
-    limit = deadline.cap(plan.reply_timeout)
+    limit = turn.deadline.cap(timeout)
     # Checked before each wait, not only by the timer: replies that are already
     # buffered return without yielding to the event loop, where a timer fires.
     if limit <= 0:
         raise ReplyTimeout("No time was left before the Lambda deadline to wait for a reply.")
     try:
         async with asyncio.timeout(limit):
-            frame = await connection.recv()
+            frame = await turn.connection.recv()
     except TimeoutError:
-        if limit < plan.reply_timeout:
+        where = f"{turn.label}: n" if turn.label else "N"
+        if limit < timeout:
             raise ReplyTimeout(
-                f"No reply arrived before the Lambda deadline ({limit:.3g} s)."
+                f"{where}o reply arrived before the Lambda deadline ({limit:.3g} s)."
             ) from None
-        raise ReplyTimeout(f"No reply arrived within {limit:.3g} s.") from None
-    _arrived(progress)
-    return keep(frame, plan, progress)
+        raise ReplyTimeout(f"{where}o reply arrived within {limit:.3g} s.") from None
+    _arrived(turn.progress)
+    return keep(frame, turn.plan, turn.progress)
 
 
 def _arrived(progress: Progress) -> None:

@@ -39,9 +39,7 @@ async def run(plan: Plan, store: SecretStore, deadline: Deadline, progress: Prog
         await converse(connection, plan, deadline, progress)
     finally:
         progress.exchange_ms = (time.perf_counter() - started) * 1000.0
-        # Sampling a stream (until, collect_seconds) stops while it still flows.
-        streaming = plan.checks.until is not None or plan.checks.collect_seconds is not None
-        await close(connection, deadline, progress, draining=streaming)
+        await close(connection, deadline, progress, draining=plan.drain_on_close)
         cut.cancel()
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .checks import Checks
+    from .checks import Expression
     from .config import Config
     from .credentials import SecretValue
-    from .framing import Outgoing
+    from .scenario import Step
 
 
 class SecretStore(Protocol):
@@ -31,16 +31,21 @@ class Plan:
     """What one invocation does: the configuration and the request, resolved."""
 
     config: Config
-    messages: tuple[Outgoing, ...]
-    # The messages' frames in bytes, as sent (timestamps included).
+    # A scenario's steps, or the steps the request's messages and checks stand for.
+    steps: tuple[Step, ...]
+    # The frames known before any I/O, in bytes as sent (timestamps included).
     sent_bytes: int
-    expected_replies: int
     reply_timeout: float
-    # until, max_replies, collect_seconds and expect (the request's, else DEFAULT_EXPECT).
-    checks: Checks
-    # Bytes of replies the result may keep (MAX_RESULT_BYTES, less what the sent
-    # messages take of Lambda's response limit).
+    # Evaluated once the connection is closed: the request's, else DEFAULT_EXPECT.
+    expect: tuple[Expression, ...]
+    # Bytes of replies (and of messages built from variables) the result may keep:
+    # MAX_RESULT_BYTES, less what the known messages take of Lambda's response limit.
     result_budget: int
+    # Replies may still be arriving when the conversation ends (until, collect):
+    # the close reads and drops them.
+    drain_on_close: bool = False
+    # The invocation's request id, for the ``request_id`` placeholder.
+    request_id: str | None = None
 
 
 def _no_connection() -> dict[str, Any]:
@@ -63,7 +68,10 @@ class Progress:
     # Phase timings of the successful attempt and of the conversation (ms):
     # dns, tcp, tls, handshake, first_reply, close, ping; absent if not reached.
     phases: dict[str, float] = field(default_factory=dict)
-    # When the first message was sent (time.perf_counter), for first_reply.
+    # When the invocation and the first message began (time.perf_counter).
+    started_at: float = 0.0
     first_sent_at: float = 0.0
+    # What receive steps extracted, by name.
+    variables: dict[str, Any] = field(default_factory=dict)
     # What the connection showed: the handshake's status and headers, TLS, the close.
     connection: dict[str, Any] = field(default_factory=_no_connection)

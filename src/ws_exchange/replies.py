@@ -54,6 +54,20 @@ def keep(frame: str | bytes, plan: Plan, progress: Progress) -> Any:
     return reply
 
 
+def charge_sent(size: int, plan: Plan, progress: Progress) -> None:
+    """Charge a message built from variables to the result's budget.
+
+    The result echoes it in ``sent``, where escapes and the runtime's
+    separators can make it up to half again as large.
+    """
+    progress.received_bytes += size * 3 // 2
+    if progress.received_bytes > plan.result_budget:
+        raise MessageTooLarge(
+            f"The messages sent and the replies exceed the {plan.result_budget} bytes a "
+            "result may keep (MAX_RESULT_BYTES, within Lambda's 6 MB response limit)."
+        )
+
+
 def _kept_size(frame: str | bytes, decoded: Any, reply: Any) -> int:
     """Bytes ``reply`` takes in the result, as compact JSON.
 

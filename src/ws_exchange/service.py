@@ -8,12 +8,11 @@ raised, anything else as ``internal_error`` (logged with its traceback, scrubbed
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import time
 from typing import Any
 
-from . import checks, observability
+from . import checks, observability, scenario
 from .checks import Checks
 from .config import Config, load_config, wants_fail_on_error
 from .deadline import Deadline
@@ -29,6 +28,7 @@ from .result import (
     fit_response,
     timings_ms,
 )
+from .scenario import CollectStep, ReceiveStep, SendStep
 from .triggers import Request, parse_request, recognise
 
 # API Gateway stops waiting for the integration after 29 s (REST) or 30 s
@@ -49,7 +49,7 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     """
     started = time.perf_counter()
     trigger = recognise(event)
-    progress = Progress()
+    progress = Progress(started_at=started)
     config: Config | None = None
     error: ExchangeError | None = None
     plan: Plan | None = None
@@ -60,20 +60,21 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
         request = parse_request(event, trigger)
         config = load_config(os.environ)
         deadline = Deadline.from_context(context, API_TIMEOUT_SECONDS if trigger.is_api else None)
-        plan = make_plan(config, request)
+        plan = make_plan(config, request, getattr(context, "aws_request_id", None))
         # What asyncio.run does, on the loop event_loop.EventLoop describes
         # (asyncio.run takes a loop factory from Python 3.12; the Runner from 3.11).
         with asyncio.Runner(loop_factory=EventLoop) as runner:
             runner.run(run(plan, secret_store(config.secrets_source), deadline, progress))
-        if plan.checks.expect:
+        if plan.expect:
             outcome = {
                 "sent": progress.sent,
                 "received": progress.received,
                 "subprotocol": progress.subprotocol,
                 "timings_ms": timings_ms(progress, _ms_since(started)),
                 "connection": progress.connection,
+                "vars": progress.variables,
             }
-            checked, failed = checks.evaluate(plan.checks.expect, outcome, deadline.at)
+            checked, failed = checks.evaluate(plan.expect, outcome, deadline.at)
             if failed is not None:
                 raise ExpectationFailed(checks.expectation_failed_message(failed))
     except ExchangeError as exc:
@@ -107,14 +108,37 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     return result
 
 
-def make_plan(config: Config, request: Request) -> Plan:
+def make_plan(config: Config, request: Request, request_id: str | None = None) -> Plan:
     """What this invocation does: the request's choices, else the configuration's.
 
     Raises:
         InvalidRequest: the messages leave no room for replies in Lambda's response.
     """
-    messages = (config.default_outgoing,) if request.messages is None else request.messages
-    sent_bytes = sum(message.size for message in messages)
+    checks = request.checks or Checks()
+    expect = checks.expect or config.default_expect
+    if request.steps is not None:
+        steps = request.steps
+        drain = any(isinstance(step, ReceiveStep | CollectStep) for step in steps)
+    else:
+        messages = (config.default_outgoing,) if request.messages is None else request.messages
+        steps = scenario.from_messages(
+            messages,
+            expected_replies=(
+                config.expected_replies
+                if request.expected_replies is None
+                else request.expected_replies
+            ),
+            until=checks.until,
+            max_replies=checks.max_replies,
+            collect_seconds=checks.collect_seconds,
+        )
+        # Sampling a stream (until, collect_seconds) stops while it still flows.
+        drain = checks.until is not None or checks.collect_seconds is not None
+    sent_bytes = sum(
+        step.outgoing.size
+        for step in steps
+        if isinstance(step, SendStep) and step.outgoing is not None
+    )
     # The result echoes the messages in `sent`; the runtime's separators (", ",
     # ": ") and an API body's escapes make them up to half again, or twice, as large.
     room = RESPONSE_LIMIT_BYTES - RESULT_OVERHEAD_BYTES - sent_bytes * 3 // 2
@@ -125,26 +149,14 @@ def make_plan(config: Config, request: Request) -> Plan:
         )
     return Plan(
         config=config,
-        messages=messages,
+        steps=steps,
         sent_bytes=sent_bytes,
-        expected_replies=(
-            config.expected_replies
-            if request.expected_replies is None
-            else request.expected_replies
-        ),
         reply_timeout=request.reply_timeout or config.reply_timeout,
-        checks=_checks(request.checks, config),
+        expect=expect,
         result_budget=min(config.max_result_bytes, room),
+        drain_on_close=drain,
+        request_id=request_id,
     )
-
-
-def _checks(requested: Checks | None, config: Config) -> Checks:
-    """The request's checks; its expectations, else DEFAULT_EXPECT."""
-    if requested is None:
-        return Checks(expect=config.default_expect)
-    if not requested.expect:
-        return dataclasses.replace(requested, expect=config.default_expect)
-    return requested
 
 
 def _ms_since(started: float) -> float:

@@ -69,6 +69,7 @@ RESULT_FIELDS = {
     "received",
     "checks",
     "attempts",
+    "connection",
     "timings_ms",
     "error",
     "request_id",

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from ws_exchange.checks import Checks
 from ws_exchange.config import load_config
 from ws_exchange.conversation import converse
 from ws_exchange.deadline import Deadline
 from ws_exchange.errors import ReplyTimeout
 from ws_exchange.framing import prepare
 from ws_exchange.plan import Plan, Progress
+from ws_exchange.scenario import from_messages
 
 
 class AlwaysReady:
@@ -40,11 +40,16 @@ def plan(replies: int) -> Plan:
     config = load_config({"WEBSOCKET_URI": "wss://example.com/", "TOKEN_SECRET_ID": "s"})
     return Plan(
         config=config,
-        messages=(prepare("x"),),
+        steps=from_messages(
+            (prepare("x"),),
+            expected_replies=replies,
+            until=None,
+            max_replies=100,
+            collect_seconds=None,
+        ),
         sent_bytes=1,
-        expected_replies=replies,
         reply_timeout=10.0,
-        checks=Checks(),
+        expect=(),
         result_budget=4 * 1024 * 1024,
     )
 
