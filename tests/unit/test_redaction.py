@@ -253,7 +253,7 @@ def test_no_frame_log_line_shows_any_piece_of_a_credential(
 def test_frame_payloads_are_logged_while_no_credential_is_known(captured: io.StringIO) -> None:
     logging.getLogger("websockets.client").debug("< %s", Frame(Opcode.TEXT, b'{"type": "pong"}'))
 
-    assert captured.getvalue() == "websockets.client < TEXT '{\"type\": \"pong\"}' [16 bytes]\n"
+    assert captured.getvalue() == 'websockets.client < TEXT \'{"type": "pong"}\' [16 bytes]\n'
 
 
 # --- short credentials: redacted where they stand whole, nowhere else --------------------
