@@ -81,6 +81,10 @@ def record(result: dict[str, Any], error: ExchangeError | None, trigger: Trigger
 
 
 def log_internal_error(exc: BaseException) -> None:
-    """Log a failure of no known type, with its traceback (scrubbed as every field is)."""
-    text = "".join(traceback.format_exception(exc))
+    """Log a failure of no known type, with its traceback, credentials scrubbed.
+
+    Scrubbed here as well as in the line's serializer: the record's ``traceback``
+    field reaches any handler a deployer adds, not only Powertools'.
+    """
+    text = scrubber.scrub_log_line("".join(traceback.format_exception(exc)))
     logger.error("internal error", extra={"error_type": "internal_error", "traceback": text})

@@ -169,11 +169,9 @@ class Scrubber:
         Values JSON cannot hold (an exception in a stack trace) are scrubbed as the
         text they would be written as.
         """
-
-        def scrub(value: str) -> str:
-            return self.scrub_log_line(self.scrub_whole(value))
-
-        scrubbed: dict[str, Any] = self._walk(fields, scrub)
+        scrubbed: dict[str, Any] = self._walk(
+            fields, lambda value: self.scrub_log_line(self.scrub_whole(value))
+        )
         return scrubbed
 
     def scrub_frame(self, frame: bytes) -> bytes:
@@ -271,10 +269,15 @@ def _without_payload(frame: Frame) -> str:
     return f"{frame.opcode.name} {REDACTED} [{len(frame.data)} bytes{continued}]"
 
 
-def _whole_values(value: str) -> str:
-    """A log argument (a header's value, say) without credentials, each item of a
-    comma-separated list (``Sec-WebSocket-Protocol: chat, <key>``) taken whole."""
-    return ", ".join(scrubber.scrub_whole(item) for item in value.split(", "))
+def _scrub_argument(argument: Any) -> Any:
+    """A log record's argument: a frame without its payload, a string (a header's
+    value, say) without credentials, each item of a comma-separated list
+    (``Sec-WebSocket-Protocol: chat, <key>``) taken as a whole value."""
+    if isinstance(argument, Frame) and scrubber.knows_credentials:
+        return _without_payload(argument)
+    if isinstance(argument, str):
+        return ", ".join(scrubber.scrub_whole(item) for item in argument.split(", "))
+    return argument
 
 
 def _scrub(record: logging.LogRecord) -> None:
@@ -288,14 +291,7 @@ def _scrub(record: logging.LogRecord) -> None:
         record.msg, record.args = "request signing details [redacted]", None
         return
     if isinstance(record.args, tuple):
-        record.args = tuple(
-            _without_payload(arg)
-            if isinstance(arg, Frame) and scrubber.knows_credentials
-            else _whole_values(arg)
-            if isinstance(arg, str)
-            else arg
-            for arg in record.args
-        )
+        record.args = tuple(_scrub_argument(arg) for arg in record.args)
     message = record.getMessage()
     scrubbed = scrubber.scrub_log_line(message)
     if scrubbed != message:

@@ -22,8 +22,12 @@ def fresh() -> Scrubber:
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    """Every record of every logger, as a handler would write it, through the factory."""
+    """Every record of every logger, as a handler would write it, through the factory.
+
+    The process-wide scrubber starts empty (earlier tests may have run the handler).
+    """
     redaction.install()
+    scrubber.forget_all()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
@@ -352,6 +356,7 @@ def powertools_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """The JSON lines the function's own Powertools logger writes."""
     from ws_exchange.observability import logger
 
+    scrubber.forget_all()
     stream = io.StringIO()
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
