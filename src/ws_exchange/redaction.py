@@ -148,8 +148,7 @@ class Scrubber:
     def scrub_text(self, text: str) -> str:
         """``text`` without any credential of :data:`SHORTEST_ANYWHERE` characters or more."""
         for credential in self._anywhere:
-            if credential in text:
-                text = text.replace(credential, REDACTED)
+            text = text.replace(credential, REDACTED)
         return text
 
     def scrub_whole(self, value: str) -> str:
@@ -179,9 +178,7 @@ class Scrubber:
         if any(frame == credential.encode("utf-8") for credential in self._short):
             return REDACTED.encode("ascii")
         for credential in self._anywhere:
-            encoded = credential.encode("utf-8")
-            if encoded in frame:
-                frame = frame.replace(encoded, REDACTED.encode("ascii"))
+            frame = frame.replace(credential.encode("utf-8"), REDACTED.encode("ascii"))
         return frame
 
     def scrub_reply(self, frame: str | bytes, reply: Any) -> Any:
