@@ -22,24 +22,31 @@ def fresh() -> Scrubber:
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    """Every record of every logger, as a handler would write it, through the factory.
+    """Every record of every logger at any level, as a handler would write it,
+    through the factory.
 
-    The process-wide scrubber starts empty (earlier tests may have run the handler).
+    Starts from an empty process-wide scrubber and captures the loggers the
+    function's handler module configures (their own handlers, no propagation, its
+    level) as well as the root: earlier tests may have imported it.
     """
     redaction.install()
     scrubber.forget_all()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
-    root = logging.getLogger()
-    saved_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in ("", "websockets", "ws_exchange")]
+    saved = [(logger, logger.level, logger.propagate) for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
     try:
         yield stream
     finally:
-        root.removeHandler(handler)
-        root.setLevel(saved_level)
+        for logger, level, propagate in saved:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
         scrubber.forget_all()
 
 
@@ -384,7 +391,7 @@ def test_every_field_of_a_powertools_line_is_scrubbed(
             extra={"detail": f"got {token}", "nested": {"k": [token]}, token: 1, "key": "q7Z"},
         )
 
-    (line,) = powertools_lines()
+    (line,) = [line for line in powertools_lines() if line["level"] == "ERROR"]
     assert token not in json.dumps(line)
     assert line["message"] == f"failed with {REDACTED}"
     assert line["detail"] == f"got {REDACTED}"
