@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import traceback
 from typing import Any
@@ -17,7 +18,15 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "websocket-exchange"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "WebSocketExchange"
 
 
-logger = Logger(service=SERVICE)
+def _serialize(fields: dict[str, Any]) -> str:
+    """A log line as Powertools writes it by default, credentials scrubbed from every
+    field: ``extra`` keys and the exception are out of the record factory's reach."""
+    return json.dumps(
+        scrubber.scrub_log_fields(fields), default=str, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+logger = Logger(service=SERVICE, json_serializer=_serialize)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
@@ -92,9 +101,10 @@ PHASE_METRICS = {
 
 
 def log_internal_error(exc: BaseException) -> None:
-    """Log a failure no contract type names, with its traceback, credentials scrubbed."""
-    text = "".join(traceback.format_exception(exc))
-    logger.error(
-        "internal error",
-        extra={"error_type": "internal_error", "traceback": scrubber.scrub_log_line(text)},
-    )
+    """Log a failure of no known type, with its traceback, credentials scrubbed.
+
+    Scrubbed here as well as in the line's serializer: the record's ``traceback``
+    field reaches any handler a deployer adds, not only Powertools'.
+    """
+    text = scrubber.scrub_log_line("".join(traceback.format_exception(exc)))
+    logger.error("internal error", extra={"error_type": "internal_error", "traceback": text})

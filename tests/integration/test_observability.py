@@ -12,10 +12,14 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from websockets.sync.server import ServerConnection
 
+from local_stack.hostile_servers import ScriptedServer
 from local_stack.invoker import ROOT
 from local_stack.secrets_manager import LocalSecretsManager
 from local_stack.websocket_server import closed_port_uri
@@ -240,3 +244,94 @@ def test_a_failed_expectation_is_counted_and_summarised(
         line for line in json_lines(output) if line.get("message", "").startswith("exchange ")
     ]
     assert [(s["checks_passed"], s["checks_failed"]) for s in summaries] == [(1, 1), (1, 0)]
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
+
+
+def pieces_of(credential: str, length: int = 6) -> list[str]:
+    """Every piece of ``credential`` of ``length`` characters."""
+    return [credential[i : i + length] for i in range(len(credential) - length + 1)]
+
+
+def test_no_piece_of_a_token_in_fragmented_or_elided_frames_at_debug(
+    function_env, secrets_manager, scripted: ScriptedServer, token: str
+) -> None:
+    note = json.dumps({"note": f"your token is {token}"})
+    cut = note.index(token) + len(token) // 2
+    # websockets logs the first 48 characters of a long payload: 6 of them the token's.
+    long = {"n": "x" * 34 + token + "y" * 400}
+
+    def leak_in_frames(connection: ServerConnection) -> None:
+        connection.recv()
+        connection.send([note[:cut], note[cut:]])  # one message in two fragments
+        connection.send(json.dumps(long))
+
+    scripted.script = leak_in_frames
+    variables = {
+        **function_env,
+        "WEBSOCKET_URI": scripted.uri,
+        "EXPECTED_REPLIES": "2",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+    }
+
+    results, output = run_child([({}, variables)], secrets_manager)
+
+    assert results[0]["ok"] is True, results
+    assert results[0]["received"] == [
+        {"note": "your token is [redacted]"},
+        {"n": "x" * 34 + "[redacted]" + "y" * 400},
+    ]
+    assert [piece for piece in pieces_of(token) if piece in output] == []
+    frames = [line["message"] for line in json_lines(output) if "bytes" in line.get("message", "")]
+    assert "< TEXT [redacted] [" in "\n".join(frames), "frames are logged, without payload"
+    assert any(line.endswith(", continued]") for line in frames)
+
+
+@pytest.mark.parametrize("key", ["a", "admin"])
+def test_a_short_key_is_redacted_where_whole_and_corrupts_nothing_else(
+    function_env, secrets_manager, scripted: ScriptedServer, key: str
+) -> None:
+    def answer(connection: ServerConnection) -> None:
+        assert connection.request is not None
+        connection.recv()
+        connection.send(json.dumps({"type": "echo", "role": "admin", "message": "exchange"}))
+        connection.send(json.dumps(connection.request.headers["X-API-Key"]))
+
+    scripted.script = answer
+    event = {"expect": ["received[0].role == 'admin'", "received[0].message == 'exchange'"]}
+    runs = []
+    # The key twice, then another short key: one warning for each key.
+    for each in (key, key, key.upper()):
+        secret = json.dumps({"token": each})
+        variables = {
+            **function_env,
+            "WEBSOCKET_URI": scripted.uri,
+            "TOKEN_SECRET_ID": secrets_manager.put_secret(f"test/{uuid.uuid4()}", secret),
+            "AUTH_MODE": "header",
+            "AUTH_HEADER": "X-API-Key",
+            "EXPECTED_REPLIES": "2",
+            "POWERTOOLS_LOG_LEVEL": "DEBUG",
+        }
+        runs.append((event, variables))
+
+    results, output = run_child(runs, secrets_manager)
+
+    for result in results:
+        assert result["ok"] is True, result
+        assert result["received"] == [
+            {"type": "echo", "role": "admin", "message": "exchange"},
+            "[redacted]",
+        ]
+    lines = json_lines(output)
+    summaries = [line["message"] for line in lines if line.get("checks_passed") is not None]
+    assert summaries == ["exchange succeeded"] * 3
+    headers = [line["message"] for line in lines if "X-API-Key" in line.get("message", "")]
+    assert headers == ["> X-API-Key: [redacted]"] * 3
+    short = [line for line in lines if "shorter than 8 characters" in line.get("message", "")]
+    assert [line["level"] for line in short] == ["WARNING"] * 2, "one warning per key"
+    # The same words for either key: the warning cannot show it.
+    assert short[0]["message"] == short[1]["message"]
