@@ -83,8 +83,15 @@ def parse_request(event: Any, trigger: Trigger) -> Request:
         # EventBridgeEvent(event).get("detail") is this very lookup; the
         # data_classes package would cost the cold start ~40 module imports.
         detail = event.get("detail")
-        if not isinstance(detail, Mapping) or not detail:
+        if detail is None or (isinstance(detail, Mapping) and not detail):
             return Request()
+        if not isinstance(detail, Mapping):
+            # A string, a list or a number means something to whoever wrote
+            # it: sending the default message instead would hide the mistake.
+            raise InvalidRequest(
+                "The scheduled event's detail must be a JSON object (a direct payload), "
+                "or empty to send DEFAULT_MESSAGE."
+            )
         return parse_payload(detail, where="detail")
     # Imported here, on the first API invocation only: the package's
     # __init__ imports every event source's module (~10 ms of cold start)

@@ -423,9 +423,18 @@ def test_scheduled_event_invalid_detail(detail: Any) -> None:
     assert "evil" not in error.message
 
 
-@pytest.mark.parametrize("detail", ["a string", ["message"], 42, {}, None])
-def test_scheduled_detail_that_is_not_a_non_empty_object_sends_the_default(detail: Any) -> None:
+@pytest.mark.parametrize("detail", [..., {}, None])
+def test_scheduled_event_without_a_detail_sends_the_default(detail: Any) -> None:
     assert parse_request(scheduled(detail), Trigger.SCHEDULE) == Request()
+
+
+@pytest.mark.parametrize(
+    "detail", ["a string", "", ["message"], [], 42, 0, 1.5, True, False], ids=repr
+)
+def test_scheduled_detail_that_is_not_an_object_is_invalid_request(detail: Any) -> None:
+    error = invalid(scheduled(detail))
+    assert "detail" in error.message
+    assert "object" in error.message
 
 
 def test_scheduled_unknown_detail_field_is_named() -> None:
