@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .checks import CHECK_FIELDS, Checks, parse_checks
 from .errors import InvalidRequest
 from .framing import Outgoing, loads, prepare
+from .suggest import closest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import (
@@ -113,7 +114,8 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
     if not _PAYLOAD_FIELDS.issuperset(payload):
         unknown = sorted(str(key) for key in payload if key not in _PAYLOAD_FIELDS)
         raise InvalidRequest(
-            f"The {where} has fields this function does not accept: {', '.join(unknown[:5])}."
+            f"The {where} has fields this function does not accept: "
+            f"{', '.join(map(_with_suggestion, unknown[:5]))}."
         )
     if "message" in payload and "messages" in payload:
         raise InvalidRequest(f"The {where} may carry message or messages, not both.")
@@ -137,6 +139,11 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
         reply_timeout=_reply_timeout(payload.get("reply_timeout_seconds")),
         checks=parse_checks(payload, error=InvalidRequest),
     )
+
+
+def _with_suggestion(field: str) -> str:
+    known = closest(field, _PAYLOAD_FIELDS)
+    return field if known is None else f"{field} (did you mean {known}?)"
 
 
 def _api_body(event: APIGatewayProxyEvent | APIGatewayProxyEventV2) -> Any:

@@ -257,6 +257,33 @@ def test_all_smuggled_fields_together_rejected_without_values() -> None:
     assert "leaked" not in error.message
 
 
+@pytest.mark.parametrize(
+    ("field", "known"),
+    [
+        ("expected_reply", "expected_replies"),
+        ("mesage", "message"),
+        ("reply_timeout", "reply_timeout_seconds"),
+        ("max_reply", "max_replies"),
+        ("Expect", "expect"),
+    ],
+)
+def test_a_misspelt_field_is_refused_with_the_closest_known_one(field: str, known: str) -> None:
+    error = invalid({field: 2})
+    assert f"{field} (did you mean {known}?)" in error.message
+
+
+def test_each_misspelt_field_gets_its_own_suggestion_and_others_none() -> None:
+    message = invalid({"uri": "wss://evil.example.net/", "expected_reply": 2}).message
+    assert "expected_reply (did you mean expected_replies?)" in message
+    assert "uri," in message or message.endswith("uri.")
+    assert "uri (did you mean" not in message
+    assert "evil" not in message
+
+
+def test_a_field_nothing_resembles_gets_no_suggestion() -> None:
+    assert "did you mean" not in invalid({"endpoint": "wss://evil.example.net/"}).message
+
+
 @pytest.mark.parametrize("sample", API_SAMPLES)
 def test_unknown_field_in_api_body_rejected(sample: str) -> None:
     body = json.dumps({"message": "hi", "uri": "wss://evil.example.net/"})
