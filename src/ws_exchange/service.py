@@ -27,7 +27,7 @@ from .result import (
     fit_response,
     timings_ms,
 )
-from .triggers import Request, parse_request, recognise
+from .triggers import Request, parse_request, recognise, stamped
 
 # API Gateway stops waiting for the integration after 29 s (REST) or 30 s
 # (HTTP API) and answers 503 itself; the typed result must come back first.
@@ -108,9 +108,14 @@ def make_plan(config: Config, request: Request) -> Plan:
     """What this invocation does: the request's choices, else the configuration's.
 
     Raises:
-        InvalidRequest: the messages leave no room for replies in Lambda's response.
+        InvalidRequest: the messages leave no room for replies in Lambda's response,
+            or TIMESTAMP_FIELD's timestamp takes one past its size limit.
     """
-    messages = (config.default_outgoing,) if request.messages is None else request.messages
+    messages = (
+        (config.default_outgoing,)
+        if request.messages is None
+        else stamped(request.messages, config.timestamp_field)
+    )
     sent_bytes = sum(message.size for message in messages)
     # The result echoes the messages in `sent`; the runtime's separators (", ",
     # ": ") and an API body's escapes make them up to half again, or twice, as large.

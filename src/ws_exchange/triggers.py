@@ -129,16 +129,36 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
     messages: list[Outgoing] = []
     for index, message in enumerate(listed or ()):
         try:
-            messages.append(prepare(message))
+            # TIMESTAMP_FIELD is configuration, read after the request is checked:
+            # stamped() applies it.
+            messages.append(prepare(message, timestamp_field=""))
         except ValueError as exc:
-            which = "The message" if len(listed or ()) == 1 else f"Message {index}"
-            raise InvalidRequest(f"{which} {exc}.") from None
+            raise InvalidRequest(f"{_which(index, len(listed or ()))} {exc}.") from None
     return Request(
         messages=None if listed is None else tuple(messages),
         expected_replies=_expected_replies(payload.get("expected_replies")),
         reply_timeout=_reply_timeout(payload.get("reply_timeout_seconds")),
         checks=parse_checks(payload, error=InvalidRequest),
     )
+
+
+def stamped(messages: tuple[Outgoing, ...], timestamp_field: str) -> tuple[Outgoing, ...]:
+    """A request's ``messages`` with their timestamp in ``timestamp_field`` (TIMESTAMP_FIELD).
+
+    Raises:
+        InvalidRequest: the timestamp takes a message past its size limit.
+    """
+    ready: list[Outgoing] = []
+    for index, message in enumerate(messages):
+        try:
+            ready.append(message.stamped_with(timestamp_field))
+        except ValueError as exc:
+            raise InvalidRequest(f"{_which(index, len(messages))} {exc}.") from None
+    return tuple(ready)
+
+
+def _which(index: int, count: int) -> str:
+    return "The message" if count == 1 else f"Message {index}"
 
 
 def _with_suggestion(field: str) -> str:

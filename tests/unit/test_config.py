@@ -495,3 +495,54 @@ def test_a_known_variable_is_never_suggested_for_another() -> None:
         load_config(environ)
     except ConfigError as error:
         assert "did you mean" not in error.message
+
+
+# --- TIMESTAMP_FIELD ---------------------------------------------------------------
+
+
+def test_timestamp_field_defaults_to_timestamp() -> None:
+    config = load_config(BASE)
+    assert config.timestamp_field == "timestamp"
+    assert config.default_outgoing.frame("T")[0] == {"action": "ping", "timestamp": "T"}
+
+
+@pytest.mark.parametrize("field", ["sentAt", "ts", "x" * 64, "é", "a b"])
+def test_timestamp_field_names_where_the_default_message_is_stamped(field: str) -> None:
+    config = load_config(env(TIMESTAMP_FIELD=field))
+    assert config.timestamp_field == field
+    assert config.default_outgoing.frame("T")[0] == {"action": "ping", field: "T"}
+
+
+def test_an_empty_timestamp_field_stamps_nothing() -> None:
+    config = load_config(env(TIMESTAMP_FIELD=""))
+    assert config.timestamp_field == ""
+    assert config.default_outgoing.frame("T") == ({"action": "ping"}, '{"action":"ping"}')
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("x" * 65, "at most 64"),
+        (" ts", "whitespace"),
+        ("ts ", "whitespace"),
+        ("   ", "whitespace"),
+        ("a\nb", "control"),
+        ("a\x00b", "control"),
+        ("a\udcffb", "UTF-8"),
+    ],
+    ids=repr,
+)
+def test_a_bad_timestamp_field_is_a_config_error_naming_it(raw: str, reason: str) -> None:
+    message = config_error(env(TIMESTAMP_FIELD=raw)).message
+    assert message.startswith("TIMESTAMP_FIELD")
+    assert reason in message
+
+
+def test_a_default_message_the_timestamp_field_takes_past_the_limit_is_a_config_error() -> None:
+    from ws_exchange.framing import MAX_OUTGOING_BYTES
+
+    fits = json.dumps({"x": "a" * (MAX_OUTGOING_BYTES - 100)}, separators=(",", ":"))
+    load_config(env(DEFAULT_MESSAGE=fits, TIMESTAMP_FIELD=""))
+    message = config_error(env(DEFAULT_MESSAGE=fits, TIMESTAMP_FIELD="t" * 64)).message
+    assert message.startswith("DEFAULT_MESSAGE")
+    assert "larger than" in message

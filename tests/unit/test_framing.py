@@ -263,3 +263,109 @@ def test_prepare_refuses_a_frame_over_the_limit_counting_the_timestamp() -> None
 def test_prepare_refuses_lone_surrogates(message: Any) -> None:
     with pytest.raises(ValueError, match="UTF-8"):
         prepare(message)
+
+
+# --- the timestamp's field (TIMESTAMP_FIELD) ---------------------------------------
+
+
+@pytest.mark.parametrize("field", ["sentAt", "ts", "é", 'a"b', "x\ty", "timestamp"], ids=repr)
+@pytest.mark.parametrize("message", [{"action": "ping"}, {}, {"note": "café ☕"}], ids=repr)
+def test_the_timestamp_goes_in_the_configured_field(field: str, message: Any) -> None:
+    timestamp = now()
+    outgoing = prepare(message, timestamp_field=field)
+    sent, frame = outgoing.frame(timestamp)
+    assert sent == {**message, field: timestamp}
+    assert json.loads(frame) == sent
+    assert list(json.loads(frame)) == [*message, field]
+    assert outgoing.size == len(frame.encode("utf-8"))
+
+
+def test_an_empty_field_adds_nothing() -> None:
+    outgoing = prepare({"action": "ping"}, timestamp_field="")
+    sent, frame = outgoing.frame(now())
+    assert sent == {"action": "ping"}
+    assert frame == '{"action":"ping"}'
+    assert outgoing.size == len(frame)
+
+
+def test_an_object_that_has_the_configured_field_keeps_its_own_value() -> None:
+    sent, frame = prepare({"sentAt": 1, "timestamp": 2}, timestamp_field="sentAt").frame(now())
+    assert sent == {"sentAt": 1, "timestamp": 2}
+    assert json.loads(frame) == {"sentAt": 1, "timestamp": 2}
+
+
+def test_the_default_field_is_timestamp() -> None:
+    sent, _ = prepare({"a": 1}).frame("T")
+    assert sent == {"a": 1, "timestamp": "T"}
+
+
+def test_the_field_can_be_chosen_after_the_message_is_checked() -> None:
+    # A request is checked before the configuration is read.
+    timestamp = now()
+    unstamped = prepare({"a": 1}, timestamp_field="")
+    stamped = unstamped.stamped_with("sentAt")
+    assert stamped == prepare({"a": 1}, timestamp_field="sentAt")
+    assert stamped.frame(timestamp)[0] == {"a": 1, "sentAt": timestamp}
+    assert stamped.stamped_with("") == unstamped
+    assert stamped.stamped_with("sentAt").size == stamped.size
+
+
+def test_a_long_field_can_take_a_message_past_the_limit() -> None:
+    field = "f" * 64
+    message = {"x": "a" * (MAX_OUTGOING_BYTES - len(encode({"x": "", "timestamp": now()})))}
+    fits = prepare(message, timestamp_field="")
+    assert fits.stamped_with("timestamp").size == MAX_OUTGOING_BYTES
+    with pytest.raises(ValueError, match="larger than"):
+        fits.stamped_with(field)
+
+
+# --- binary messages out -------------------------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@pytest.mark.parametrize("data", [b"\x00\xff\x10binary", b"", bytes(range(256))], ids=repr)
+@pytest.mark.parametrize("field", ["timestamp", "sentAt", ""])
+def test_a_binary_base64_object_is_sent_as_those_bytes_unstamped(data: bytes, field: str) -> None:
+    message = {"binary_base64": b64(data)}
+    outgoing = prepare(message, timestamp_field=field)
+    sent, frame = outgoing.frame(now())
+    assert frame == data
+    assert type(frame) is bytes
+    assert sent == message
+    assert outgoing.size == len(data)
+
+
+def test_a_binary_message_round_trips_as_a_binary_reply_is_shown() -> None:
+    data = "snowman ☃".encode()
+    sent, frame = prepare(decode(data)).frame(now())
+    assert frame == data
+    assert sent == decode(data)
+
+
+@pytest.mark.parametrize(
+    "value", ["not base64!", "AAA", "QUJD\n", "QUJD====", "QU JD", "ÀÀÀÀ"], ids=repr
+)
+def test_invalid_base64_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="base64"):
+        prepare({"binary_base64": value})
+
+
+@pytest.mark.parametrize("value", [5, None, ["AAAA"], {"a": "b"}, True], ids=repr)
+def test_binary_base64_that_is_not_a_string_is_refused(value: Any) -> None:
+    with pytest.raises(ValueError, match="binary_base64"):
+        prepare({"binary_base64": value})
+
+
+def test_an_object_with_binary_base64_and_other_fields_is_ordinary_json() -> None:
+    sent, frame = prepare({"binary_base64": "AAAA", "n": 1}).frame("T")
+    assert sent == {"binary_base64": "AAAA", "n": 1, "timestamp": "T"}
+    assert isinstance(frame, str)
+
+
+def test_a_binary_message_over_the_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="larger than"):
+        prepare({"binary_base64": b64(bytes(MAX_OUTGOING_BYTES + 1))})
+    assert prepare({"binary_base64": b64(bytes(MAX_OUTGOING_BYTES))}).size == MAX_OUTGOING_BYTES

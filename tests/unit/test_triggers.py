@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ws_exchange.errors import InvalidRequest
-from ws_exchange.framing import Outgoing, prepare
+from ws_exchange.framing import MAX_OUTGOING_BYTES, Outgoing, prepare
 from ws_exchange.triggers import (
     MAX_BODY_BYTES,
     MAX_MESSAGES,
@@ -20,12 +20,14 @@ from ws_exchange.triggers import (
     parse_payload,
     parse_request,
     recognise,
+    stamped,
 )
 
 
 def prepared(*messages: Any) -> tuple[Outgoing, ...]:
-    """The messages as a request carries them: checked and encoded for sending."""
-    return tuple(prepare(message) for message in messages)
+    """The messages as a request carries them: checked and encoded for sending,
+    their timestamp's field (a setting) not chosen yet."""
+    return tuple(prepare(message, timestamp_field="") for message in messages)
 
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -589,3 +591,49 @@ def test_message_just_under_one_mib_accepted() -> None:
 
     assert request.messages is not None
     assert len(request.messages[0].message) == 1024 * 1024 - 10
+
+
+# --- binary messages and the timestamp's field -------------------------------------
+
+
+def test_a_binary_message_with_invalid_base64_is_invalid_request() -> None:
+    error = invalid({"message": {"binary_base64": "not base64!"}})
+    assert error.message == (
+        "The message has a binary_base64 that is not valid base64 (standard alphabet, padded)."
+    )
+
+
+def test_a_binary_message_in_a_list_is_named_by_its_index() -> None:
+    error = invalid({"messages": ["a", {"binary_base64": 5}]})
+    assert error.message.startswith("Message 1 has a binary_base64 that is not a string")
+
+
+def test_a_valid_binary_message_is_carried_as_its_bytes() -> None:
+    request = parse_payload({"message": {"binary_base64": "AP8="}})
+    assert request.messages is not None
+    assert request.messages[0].frame("T") == ({"binary_base64": "AP8="}, b"\x00\xff")
+
+
+def test_request_messages_get_their_timestamp_field_from_the_configuration() -> None:
+    request = parse_payload({"messages": [{"a": 1}, "text", {"sentAt": 0}]})
+    assert request.messages is not None
+    sent = [m.frame("T")[0] for m in stamped(request.messages, "sentAt")]
+    assert sent == [{"a": 1, "sentAt": "T"}, "text", {"sentAt": 0}]
+    assert [m.frame("T")[0] for m in stamped(request.messages, "")] == [
+        {"a": 1},
+        "text",
+        {"sentAt": 0},
+    ]
+
+
+@pytest.mark.parametrize(("count", "which"), [(1, "The message"), (2, "Message 1")])
+def test_a_message_the_timestamp_takes_past_the_limit_is_invalid_request(
+    count: int, which: str
+) -> None:
+    fits = {"x": "a" * (MAX_OUTGOING_BYTES - 100)}
+    request = parse_payload({"messages": ["a", fits][-count:]})
+    assert request.messages is not None
+    stamped(request.messages, "timestamp")
+    with pytest.raises(InvalidRequest) as info:
+        stamped(request.messages, "t" * 64)
+    assert info.value.message == f"{which} is larger than {MAX_OUTGOING_BYTES} bytes once encoded."

@@ -1,0 +1,50 @@
+"""What one invocation does: the request's messages under the configuration's TIMESTAMP_FIELD."""
+
+from __future__ import annotations
+
+import pytest
+
+from ws_exchange.config import load_config
+from ws_exchange.errors import InvalidRequest
+from ws_exchange.framing import MAX_OUTGOING_BYTES, now
+from ws_exchange.service import make_plan
+from ws_exchange.triggers import parse_payload
+
+BASE = {"WEBSOCKET_URI": "wss://stream.example.com/v1", "TOKEN_SECRET_ID": "prod/ws-token"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({}, {"a": 1, "timestamp": "T"}),
+        ({"TIMESTAMP_FIELD": "sentAt"}, {"a": 1, "sentAt": "T"}),
+        ({"TIMESTAMP_FIELD": ""}, {"a": 1}),
+    ],
+)
+def test_request_messages_are_stamped_in_the_configured_field(
+    setting: dict[str, str], expected: dict[str, object]
+) -> None:
+    plan = make_plan(load_config({**BASE, **setting}), parse_payload({"message": {"a": 1}}))
+    (outgoing,) = plan.messages
+    timestamp = now()
+    sent, frame = outgoing.frame(timestamp)
+    assert sent == {k: timestamp if v == "T" else v for k, v in expected.items()}
+    assert plan.sent_bytes == len(frame.encode("utf-8"))
+
+
+def test_the_default_message_is_stamped_in_the_configured_field() -> None:
+    plan = make_plan(load_config({**BASE, "TIMESTAMP_FIELD": "ts"}), parse_payload({}))
+    assert [m.frame("T")[0] for m in plan.messages] == [{"action": "ping", "ts": "T"}]
+
+
+def test_a_message_only_the_configured_field_takes_past_the_limit_is_invalid_request() -> None:
+    request = parse_payload({"message": {"x": "a" * (MAX_OUTGOING_BYTES - 100)}})
+    make_plan(load_config(BASE), request)
+    with pytest.raises(InvalidRequest, match="larger than"):
+        make_plan(load_config({**BASE, "TIMESTAMP_FIELD": "t" * 64}), request)
+
+
+def test_binary_messages_count_their_bytes() -> None:
+    plan = make_plan(load_config(BASE), parse_payload({"message": {"binary_base64": "AAECAw=="}}))
+    assert plan.sent_bytes == 4
+    assert plan.messages[0].frame("T") == ({"binary_base64": "AAECAw=="}, b"\x00\x01\x02\x03")
