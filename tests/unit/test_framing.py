@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from ws_exchange.framing import MAX_OUTGOING_BYTES, decode, encode, now, prepare, stamp
+from ws_exchange.framing import (
+    MAX_OUTGOING_BYTES,
+    decode,
+    encode,
+    kept_size,
+    now,
+    prepare,
+    stamp,
+)
 
 FIXED = datetime(2026, 11, 24, 4, 0, 0, 123456, tzinfo=UTC)
 
@@ -369,3 +377,61 @@ def test_a_binary_message_over_the_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="larger than"):
         prepare({"binary_base64": b64(bytes(MAX_OUTGOING_BYTES + 1))})
     assert prepare({"binary_base64": b64(bytes(MAX_OUTGOING_BYTES))}).size == MAX_OUTGOING_BYTES
+
+
+# --- kept_size: what a reply takes in the result ------------------------------------
+
+
+def encoded_size(value: Any) -> int:
+    """The reply's bytes as the result holds it, computed without framing's encoder."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def test_a_float_python_writes_back_longer_is_counted_as_written_back() -> None:
+    # No exponent in the frame, yet 12345678901234567.5 comes back as 1.2345678901234568e+16.
+    frame = "[" + ",".join(["12345678901234567.5"] * 1000) + "]"
+    decoded = decode(frame)
+    assert len(frame) == 20_001
+    assert kept_size(frame, decoded, decoded) == encoded_size(decoded) == 23_001
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["[1e15]", "[1E2]", '{"n":123456789012345678.5}', "-12345678901234567.5", "[1.5e-7]"],
+)
+def test_numbers_that_grow_when_written_back_are_counted_exactly(frame: str) -> None:
+    decoded = decode(frame)
+    assert encoded_size(decoded) > len(frame)
+    assert kept_size(frame, decoded, decoded) == encoded_size(decoded)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ['{"type":"pong"}', "[1,2.5,null,true]", '{"note":"café ☕","n":-3}', "[]", '"text"'],
+)
+def test_compact_json_is_counted_as_its_frame(frame: str) -> None:
+    decoded = decode(frame)
+    assert kept_size(frame, decoded, decoded) == len(frame.encode("utf-8")) == encoded_size(decoded)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ['{"type": "pong"}', "[ 1 ,\n 2 ]", '"caf\\u00e9"', '{"a":1,"a":22}', "[-0]", "[1.50]"],
+)
+def test_a_frame_that_shrinks_when_written_back_is_never_undercounted(frame: str) -> None:
+    decoded = decode(frame)
+    assert kept_size(frame, decoded, decoded) >= encoded_size(decoded)
+
+
+@pytest.mark.parametrize(
+    "frame", ["plain text", 'say "hi"\n', "NaN", b"\x00\xffbinary", "[1e400]"], ids=repr
+)
+def test_text_and_binary_kept_as_they_are_shown_are_counted_exactly(frame: str | bytes) -> None:
+    decoded = decode(frame)
+    assert kept_size(frame, decoded, decoded) == encoded_size(decoded)
+
+
+def test_a_scrubbed_reply_is_counted_as_kept() -> None:
+    frame = '{"token":"s3cr3t-value-that-is-long"}'
+    reply = {"token": "[redacted]"}
+    assert kept_size(frame, decode(frame), reply) == encoded_size(reply)
