@@ -147,6 +147,17 @@ class Outgoing:
         field = len(dumps(self.timestamp_field).encode("utf-8"))
         return self.data_size + comma + field + 1 + _TIMESTAMP_LENGTH + 2
 
+    @property
+    def shown_size(self) -> int:
+        """Bytes of the message as the result's ``sent`` shows it (compact JSON).
+
+        That is the frame itself except for a string, shown quoted and escaped
+        (a control character takes 6 bytes), and a binary message, shown as base64.
+        """
+        if isinstance(self.message, str) or isinstance(self.data, bytes):
+            return len(dumps(self.message).encode("utf-8"))
+        return self.size
+
     def stamped_with(self, field: str) -> Outgoing:
         """This message with its timestamp in ``field`` (empty: no timestamp).
 

@@ -116,14 +116,16 @@ def make_plan(config: Config, request: Request) -> Plan:
         if request.messages is None
         else stamped(request.messages, config.timestamp_field)
     )
-    sent_bytes = sum(message.size for message in messages)
-    # The result echoes the messages in `sent`; the runtime's separators (", ",
-    # ": ") and an API body's escapes make them up to half again, or twice, as large.
+    # As the result's `sent` shows them, where a string's escapes and a binary
+    # message's base64 can take several times its frame.
+    sent_bytes = sum(message.shown_size for message in messages)
+    # The runtime's separators (", ", ": ") and an API body's escapes make them
+    # up to half again, or twice, as large.
     room = RESPONSE_LIMIT_BYTES - RESULT_OVERHEAD_BYTES - sent_bytes * 3 // 2
     if room <= 0:
         raise InvalidRequest(
-            f"The messages total {sent_bytes} bytes: a result echoing them would not fit "
-            "Lambda's 6 MB response limit."
+            f"The messages take {sent_bytes} bytes as the result's sent shows them: "
+            "a result echoing them would not fit Lambda's 6 MB response limit."
         )
     return Plan(
         config=config,

@@ -187,3 +187,20 @@ def test_a_binary_message_with_invalid_base64_opens_no_connection(run: Invoke, s
     assert result["error"]["type"] == "invalid_request"
     assert "base64" in result["error"]["message"]
     assert server.handshakes == []
+
+
+def runtime_size(result: dict) -> int:
+    """Bytes of a result as the Lambda runtime serialises it (its default separators)."""
+    return len(json.dumps(result, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+
+
+def test_a_message_that_sent_shows_six_times_larger_is_counted_as_shown(
+    run: Invoke, server
+) -> None:
+    # 1,000,000 bytes on the wire, 6,000,002 in the result: each control character
+    # is shown as \u0001. The result must never pass Lambda's 6 MB response limit.
+    result = run({"message": "\x01" * 1_000_000, "expected_replies": 0})
+
+    assert runtime_size(result) <= 6_000_000
+    assert result["error"]["type"] == "invalid_request", result["error"]
+    assert server.handshakes == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ws_exchange.config import load_config
@@ -44,7 +46,16 @@ def test_a_message_only_the_configured_field_takes_past_the_limit_is_invalid_req
         make_plan(load_config({**BASE, "TIMESTAMP_FIELD": "t" * 64}), request)
 
 
-def test_binary_messages_count_their_bytes() -> None:
-    plan = make_plan(load_config(BASE), parse_payload({"message": {"binary_base64": "AAECAw=="}}))
-    assert plan.sent_bytes == 4
-    assert plan.messages[0].frame("T") == ({"binary_base64": "AAECAw=="}, b"\x00\x01\x02\x03")
+def test_binary_messages_are_limited_by_their_bytes_and_counted_as_sent_shows_them() -> None:
+    message = {"binary_base64": "AAECAw=="}
+    plan = make_plan(load_config(BASE), parse_payload({"message": message}))
+    assert plan.messages[0].size == 4
+    assert plan.messages[0].frame("T") == (message, b"\x00\x01\x02\x03")
+    assert plan.sent_bytes == len('{"binary_base64":"AAECAw=="}')
+
+
+@pytest.mark.parametrize("text", ["plain", 'say "hi"', "\x01\x02", "café"], ids=repr)
+def test_string_messages_are_counted_as_sent_shows_them(text: str) -> None:
+    plan = make_plan(load_config(BASE), parse_payload({"message": text}))
+    assert plan.messages[0].frame("T") == (text, text)
+    assert plan.sent_bytes == len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
