@@ -179,8 +179,8 @@ _VARIABLE_CUTOFF = 0.8
 def _misspelt_variable(
     message: str, listed: Mapping[str, str], environ: Mapping[str, str]
 ) -> str | None:
-    """ "X is set: did you mean Y?" when ``message`` names a variable Y that is
-    unset while a name close to it, X, that this function never reads is set."""
+    """A hint for ``message``, when it names a variable that is unset while a
+    close name this function never reads is set: "X is set: did you mean Y?"."""
     unknown = [name for name in environ if name not in _KNOWN]
     if not unknown:
         return None

@@ -268,9 +268,9 @@ def kept_size(frame: str | bytes, decoded: Any, reply: Any) -> int:
     decoding and counting 1000 replies of 77 bytes took 1.08x a raw
     send/recv loop this way, 1.16x encoding each (in-process on loopback,
     median of 31 shuffled rounds, 2026-12-05). Decoding and encoding never
-    makes JSON text longer, except for the numbers ``_MAY_GROW`` finds. Strings never grow
-    (their escapes are written back as short or shorter: ``\u00e9`` becomes
-    ``é``); in fixed notation, a float below 1e16 is written back with at most
+    makes JSON text longer, except for the numbers ``_MAY_GROW`` finds. Strings
+    never grow (their escapes are written back as short or shorter: ``\\u00e9``
+    becomes ``é``); in fixed notation, a float below 1e16 is written back with at most
     the digits it was written with, and from 1e16 Python writes an exponent.
     Spaces, long escapes, repeated keys and extra digits only shrink, so such
     frames count a little more than they take: exact for compact JSON as
