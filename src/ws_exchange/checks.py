@@ -293,6 +293,9 @@ def compile_expression(text: str) -> Expression:
         # position; their own text repeats the whole expression, so it is not used.
         where = exc.lex_position
         at = f" (the error is at offset {where})" if isinstance(where, int) else ""
+        # `a == 2` is the commonest mistake: JMESPath has no bare number literals.
+        if str(getattr(exc, "token_type", "")).lower() == "number":
+            at += "; a number is a literal there and goes in backticks, e.g. a == `2`"
         raise ValueError(f"is not a valid JMESPath expression{at}") from None
     except JMESPathError:
         raise ValueError("is not a valid JMESPath expression") from None

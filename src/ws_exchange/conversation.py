@@ -85,10 +85,12 @@ async def converse(
 
 
 async def _send(turn: _Turn, step: SendStep) -> None:
-    outgoing = step.prepare(turn.progress.variables, turn.builtins)
+    outgoing = step.prepare(
+        turn.progress.variables, turn.builtins, turn.plan.config.timestamp_field
+    )
     if step.outgoing is None:
         # A value built from variables was not counted when the plan was made.
-        charge_sent(outgoing.size, turn.plan, turn.progress)
+        charge_sent(outgoing.shown_size, turn.plan, turn.progress)
     sent, frame = outgoing.frame(framing.now())
     if not turn.sent_any:
         turn.sent_any = True

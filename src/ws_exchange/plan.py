@@ -33,7 +33,7 @@ class Plan:
     config: Config
     # A scenario's steps, or the steps the request's messages and checks stand for.
     steps: tuple[Step, ...]
-    # The frames known before any I/O, in bytes as sent (timestamps included).
+    # The messages known before any I/O, as the result's `sent` shows them (compact JSON).
     sent_bytes: int
     reply_timeout: float
     # Evaluated once the connection is closed: the request's, else DEFAULT_EXPECT.

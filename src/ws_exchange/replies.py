@@ -9,7 +9,6 @@ any server).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from . import framing
@@ -26,9 +25,6 @@ from .redaction import scrubber
 MEMORY_BUDGET_BYTES = 48 * 1024 * 1024
 _BYTES_PER_VALUE = 64
 
-# A number with an exponent, which Python writes back longer (1e15).
-_EXPONENT = re.compile(r"[0-9][eE]")
-
 
 def keep(frame: str | bytes, plan: Plan, progress: Progress) -> Any:
     """Keep a received frame in ``progress``: scrubbed of credentials, within the
@@ -43,7 +39,7 @@ def keep(frame: str | bytes, plan: Plan, progress: Progress) -> Any:
         frame = scrubber.scrub_frame(frame)
     decoded = framing.decode(frame)
     reply = scrubber.scrub_reply(frame, decoded)
-    size = _kept_size(frame, decoded, reply)
+    size = framing.kept_size(frame, decoded, reply)
     if progress.received_bytes + size > plan.result_budget:
         raise MessageTooLarge(
             f"The replies exceed the {plan.result_budget} bytes a result may keep "
@@ -66,25 +62,6 @@ def charge_sent(size: int, plan: Plan, progress: Progress) -> None:
             f"The messages sent and the replies exceed the {plan.result_budget} bytes a "
             "result may keep (MAX_RESULT_BYTES, within Lambda's 6 MB response limit)."
         )
-
-
-def _kept_size(frame: str | bytes, decoded: Any, reply: Any) -> int:
-    """Bytes ``reply`` takes in the result, as compact JSON.
-
-    JSON text without an exponent never grows when decoded and encoded again
-    (escapes and spaces only shrink), so its frame's size is the answer, without
-    encoding it again: encoding every reply to count it cost a 1000-message batch
-    5 %. Text kept as a string, binary, numbers such as ``1e15`` (written back as
-    ``1000000000000000.0``) and scrubbed replies are encoded to be counted.
-    """
-    if (
-        isinstance(frame, str)
-        and decoded is not frame
-        and reply is decoded
-        and not _EXPONENT.search(frame)
-    ):
-        return len(frame.encode("utf-8"))
-    return len(framing.dumps(reply).encode("utf-8"))
 
 
 def _memory_estimate(frame: str | bytes) -> int:

@@ -367,7 +367,9 @@ class SendStep(NamedTuple):
     template: Template
     outgoing: framing.Outgoing | None
 
-    def prepare(self, variables: Mapping[str, Any], builtins: Builtins) -> framing.Outgoing:
+    def prepare(
+        self, variables: Mapping[str, Any], builtins: Builtins, timestamp_field: str
+    ) -> framing.Outgoing:
         """The message to send now, placeholders filled in, checked and encoded.
 
         Raises:
@@ -377,7 +379,7 @@ class SendStep(NamedTuple):
         if self.outgoing is not None:
             return self.outgoing
         try:
-            return framing.prepare(render(self.template, variables, builtins))
+            return framing.prepare(render(self.template, variables, builtins), timestamp_field)
         except ValueError as exc:
             raise InvalidRequest(
                 f"{self.label}.send, once its placeholders are filled in, {exc}."

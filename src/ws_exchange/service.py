@@ -28,8 +28,8 @@ from .result import (
     fit_response,
     timings_ms,
 )
-from .scenario import CollectStep, ReceiveStep, SendStep
-from .triggers import Request, parse_request, recognise
+from .scenario import CollectStep, ReceiveStep, SendStep, Step
+from .triggers import Request, parse_request, recognise, stamped
 
 # API Gateway stops waiting for the integration after 29 s (REST) or 30 s
 # (HTTP API) and answers 503 itself; the typed result must come back first.
@@ -112,15 +112,20 @@ def make_plan(config: Config, request: Request, request_id: str | None = None) -
     """What this invocation does: the request's choices, else the configuration's.
 
     Raises:
-        InvalidRequest: the messages leave no room for replies in Lambda's response.
+        InvalidRequest: the messages leave no room for replies in Lambda's response,
+            or TIMESTAMP_FIELD's timestamp takes one past its size limit.
     """
     checks = request.checks or Checks()
     expect = checks.expect or config.default_expect
     if request.steps is not None:
-        steps = request.steps
+        steps = _stamped(request.steps, config.timestamp_field)
         drain = any(isinstance(step, ReceiveStep | CollectStep) for step in steps)
     else:
-        messages = (config.default_outgoing,) if request.messages is None else request.messages
+        messages = (
+            (config.default_outgoing,)
+            if request.messages is None
+            else stamped(request.messages, config.timestamp_field)
+        )
         steps = scenario.from_messages(
             messages,
             expected_replies=(
@@ -134,18 +139,20 @@ def make_plan(config: Config, request: Request, request_id: str | None = None) -
         )
         # Sampling a stream (until, collect_seconds) stops while it still flows.
         drain = checks.until is not None or checks.collect_seconds is not None
+    # As the result's `sent` shows them, where a string's escapes and a binary
+    # message's base64 can take several times its frame.
     sent_bytes = sum(
-        step.outgoing.size
+        step.outgoing.shown_size
         for step in steps
         if isinstance(step, SendStep) and step.outgoing is not None
     )
-    # The result echoes the messages in `sent`; the runtime's separators (", ",
-    # ": ") and an API body's escapes make them up to half again, or twice, as large.
+    # The runtime's separators (", ", ": ") and an API body's escapes make them
+    # up to half again, or twice, as large.
     room = RESPONSE_LIMIT_BYTES - RESULT_OVERHEAD_BYTES - sent_bytes * 3 // 2
     if room <= 0:
         raise InvalidRequest(
-            f"The messages total {sent_bytes} bytes: a result echoing them would not fit "
-            "Lambda's 6 MB response limit."
+            f"The messages take {sent_bytes} bytes as the result's sent shows them: "
+            "a result echoing them would not fit Lambda's 6 MB response limit."
         )
     return Plan(
         config=config,
@@ -157,6 +164,19 @@ def make_plan(config: Config, request: Request, request_id: str | None = None) -
         drain_on_close=drain,
         request_id=request_id,
     )
+
+
+def _stamped(steps: tuple[Step, ...], timestamp_field: str) -> tuple[Step, ...]:
+    """A scenario's ready-made messages with their timestamp in TIMESTAMP_FIELD."""
+    ready: list[Step] = []
+    for step in steps:
+        if isinstance(step, SendStep) and step.outgoing is not None:
+            try:
+                step = step._replace(outgoing=step.outgoing.stamped_with(timestamp_field))
+            except ValueError as exc:
+                raise InvalidRequest(f"{step.label}.send {exc}.") from None
+        ready.append(step)
+    return tuple(ready)
 
 
 def _ms_since(started: float) -> float:

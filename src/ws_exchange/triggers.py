@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 from .checks import CHECK_FIELDS, Checks, parse_checks
 from .errors import InvalidRequest
 from .framing import Outgoing, loads, prepare
+from .scenario import Step, parse_steps
+from .suggest import closest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import (
         APIGatewayProxyEvent,
         APIGatewayProxyEventV2,
     )
-
-    from .scenario import Step
 
 MAX_MESSAGES = 1000
 MAX_EXPECTED_REPLIES = 100
@@ -97,8 +97,15 @@ def parse_request(event: Any, trigger: Trigger) -> Request:
         # EventBridgeEvent(event).get("detail") is this very lookup; the
         # data_classes package would cost the cold start ~40 module imports.
         detail = event.get("detail")
-        if not isinstance(detail, Mapping) or not detail:
+        if detail is None or (isinstance(detail, Mapping) and not detail):
             return Request()
+        if not isinstance(detail, Mapping):
+            # A string, a list or a number means something to whoever wrote
+            # it: sending the default message instead would hide the mistake.
+            raise InvalidRequest(
+                "The scheduled event's detail must be a JSON object (a direct payload), "
+                "or empty to send DEFAULT_MESSAGE."
+            )
         return parse_payload(detail, where="detail")
     # Imported here, on the first API invocation only: the package's
     # __init__ imports every event source's module (~10 ms of cold start)
@@ -120,7 +127,8 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
     if not _PAYLOAD_FIELDS.issuperset(payload):
         unknown = sorted(str(key) for key in payload if key not in _PAYLOAD_FIELDS)
         raise InvalidRequest(
-            f"The {where} has fields this function does not accept: {', '.join(unknown[:5])}."
+            f"The {where} has fields this function does not accept: "
+            f"{', '.join(map(_with_suggestion, unknown[:5]))}."
         )
     if "message" in payload and "messages" in payload:
         raise InvalidRequest(f"The {where} may carry message or messages, not both.")
@@ -136,10 +144,11 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
     messages: list[Outgoing] = []
     for index, message in enumerate(listed or ()):
         try:
-            messages.append(prepare(message))
+            # TIMESTAMP_FIELD is configuration, read after the request is checked:
+            # stamped() applies it.
+            messages.append(prepare(message, timestamp_field=""))
         except ValueError as exc:
-            which = "The message" if len(listed or ()) == 1 else f"Message {index}"
-            raise InvalidRequest(f"{which} {exc}.") from None
+            raise InvalidRequest(f"{_which(index, len(listed or ()))} {exc}.") from None
     return Request(
         messages=None if listed is None else tuple(messages),
         expected_replies=_expected_replies(payload.get("expected_replies")),
@@ -163,15 +172,35 @@ def _scenario(payload: Mapping[str, Any], where: str) -> Request:
             "expected_replies, max_replies and collect_seconds (expect and "
             "reply_timeout_seconds still apply)."
         )
-    # Imported for scenarios only: its fourteen dataclasses cost ~7 ms of a
-    # cold start (python -X importtime, bytecode compiled) that other requests skip.
-    from .scenario import parse_steps
-
     return Request(
         steps=parse_steps(payload["steps"]),
         reply_timeout=_reply_timeout(payload.get("reply_timeout_seconds")),
         checks=parse_checks(payload, error=InvalidRequest),
     )
+
+
+def stamped(messages: tuple[Outgoing, ...], timestamp_field: str) -> tuple[Outgoing, ...]:
+    """A request's ``messages`` with their timestamp in ``timestamp_field`` (TIMESTAMP_FIELD).
+
+    Raises:
+        InvalidRequest: the timestamp takes a message past its size limit.
+    """
+    ready: list[Outgoing] = []
+    for index, message in enumerate(messages):
+        try:
+            ready.append(message.stamped_with(timestamp_field))
+        except ValueError as exc:
+            raise InvalidRequest(f"{_which(index, len(messages))} {exc}.") from None
+    return tuple(ready)
+
+
+def _which(index: int, count: int) -> str:
+    return "The message" if count == 1 else f"Message {index}"
+
+
+def _with_suggestion(field: str) -> str:
+    known = closest(field, _PAYLOAD_FIELDS)
+    return field if known is None else f"{field} (did you mean {known}?)"
 
 
 def _api_body(event: APIGatewayProxyEvent | APIGatewayProxyEventV2) -> Any:

@@ -149,3 +149,58 @@ def test_request_id_comes_from_the_lambda_context(run: Invoke, server, monkeypat
     result = run({})
 
     assert result["request_id"] == str(known)
+
+
+def test_timestamp_field_names_the_field_the_server_receives(run: Invoke, server) -> None:
+    result = run({"messages": [{"action": "x"}, {"sentAt": "mine"}]}, TIMESTAMP_FIELD="sentAt")
+
+    assert result["ok"] is True, result
+    first, second = (json.loads(frame) for frame in server.messages)
+    assert set(first) == {"action", "sentAt"}
+    assert datetime.fromisoformat(first["sentAt"]).utcoffset().total_seconds() == 0
+    assert second == {"sentAt": "mine"}
+    assert result["sent"] == [first, second]
+
+
+def test_an_empty_timestamp_field_sends_objects_as_written(run: Invoke, server) -> None:
+    result = run({"message": {"action": "x"}}, TIMESTAMP_FIELD="")
+
+    assert result["ok"] is True, result
+    assert server.messages == ['{"action":"x"}']
+    assert result["sent"] == [{"action": "x"}]
+
+
+def test_a_binary_message_goes_out_as_a_binary_frame(run: Invoke, server) -> None:
+    data = b"\x00\x01 binary \xff"
+    message = {"binary_base64": base64.b64encode(data).decode("ascii")}
+
+    result = run({"message": message})
+
+    assert result["ok"] is True, result
+    assert server.messages == [data]
+    assert result["sent"] == [message]
+
+
+def test_a_binary_message_with_invalid_base64_opens_no_connection(run: Invoke, server) -> None:
+    result = run({"message": {"binary_base64": "not base64!"}})
+
+    assert result["error"]["type"] == "invalid_request"
+    assert "base64" in result["error"]["message"]
+    assert server.handshakes == []
+
+
+def runtime_size(result: dict) -> int:
+    """Bytes of a result as the Lambda runtime serialises it (its default separators)."""
+    return len(json.dumps(result, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+
+
+def test_a_message_that_sent_shows_six_times_larger_is_counted_as_shown(
+    run: Invoke, server
+) -> None:
+    # 1,000,000 bytes on the wire, 6,000,002 in the result: each control character
+    # is shown as \u0001. The result must never pass Lambda's 6 MB response limit.
+    result = run({"message": "\x01" * 1_000_000, "expected_replies": 0})
+
+    assert runtime_size(result) <= 6_000_000
+    assert result["error"]["type"] == "invalid_request", result["error"]
+    assert server.handshakes == []

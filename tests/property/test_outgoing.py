@@ -2,35 +2,54 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ws_exchange.framing import encode, now, prepare, stamp
+from ws_exchange.framing import MAX_OUTGOING_BYTES, encode, now, prepare, stamp
 
 from .conftest import JSONISH, PROPERTY_SETTINGS
 
-# Objects with and without a "timestamp" of their own.
+# TIMESTAMP_FIELD values: the default, none, and any key (escapes and non-ASCII included).
+FIELDS = st.one_of(st.just("timestamp"), st.just(""), st.text(min_size=1, max_size=64))
+# Objects with and without the field of their own.
 KEYS = st.one_of(st.text(max_size=8), st.just("timestamp"))
 MESSAGES = st.one_of(JSONISH, st.dictionaries(KEYS, JSONISH, max_size=4))
 
 
 @PROPERTY_SETTINGS
-@given(message=MESSAGES)
-def test_a_prepared_frame_is_the_stamped_message_encoded(message: Any) -> None:
+@given(message=MESSAGES, field=FIELDS)
+def test_a_prepared_frame_is_the_stamped_message_encoded(message: Any, field: str) -> None:
     timestamp = now()
     try:
-        expected = encode(stamp(message, timestamp=timestamp))
+        field.encode("utf-8")  # a lone surrogate is no configurable field
+        expected = encode(stamp(message, field, timestamp=timestamp))
         expected_bytes = expected.encode("utf-8")
     except (ValueError, TypeError):  # NaN, Infinity, lone surrogates: refused
         try:
-            prepare(message)
+            prepare(message, field)
         except ValueError:
             return
         raise AssertionError("prepare accepted what cannot be sent") from None
-    outgoing = prepare(message)
+    if isinstance(message, dict) and list(message) == ["binary_base64"]:
+        return  # binary messages: below
+    outgoing = prepare(message, field)
     sent, frame = outgoing.frame(timestamp)
     assert frame == expected
-    assert sent == stamp(message, timestamp=timestamp)
-    assert outgoing.size == len(expected_bytes)
+    assert sent == stamp(message, field, timestamp=timestamp)
+    assert outgoing.size == len(expected_bytes) <= MAX_OUTGOING_BYTES
+    # Choosing the field later gives the same message.
+    assert prepare(message, "").stamped_with(field) == outgoing
+
+
+@PROPERTY_SETTINGS
+@given(data=st.binary(max_size=512), field=FIELDS)
+def test_a_binary_message_is_sent_as_its_bytes_and_shown_as_written(
+    data: bytes, field: str
+) -> None:
+    message = {"binary_base64": base64.b64encode(data).decode("ascii")}
+    outgoing = prepare(message, field)
+    assert outgoing.frame(now()) == (message, data)
+    assert outgoing.size == len(data)

@@ -43,6 +43,7 @@ CONTRACT_ENVIRONMENT = {
     "MAX_ATTEMPTS": "3",
     "SECRET_MAX_AGE_SECONDS": "300",
     "DEFAULT_MESSAGE": '{"action": "ping"}',
+    "TIMESTAMP_FIELD": "timestamp",
     "ALLOW_INSECURE_WEBSOCKET": "false",
     "MAX_MESSAGE_BYTES": "1048576",
     "FAIL_ON_ERROR": "false",

@@ -224,6 +224,27 @@ def test_a_malformed_until_is_refused_with_its_position(text: str) -> None:
     assert message.endswith(").")
 
 
+@pytest.mark.parametrize(
+    "text", ["received[0].count == 2", "a == -2", "length(received) > 1.5", "received[?n > 0]"]
+)
+def test_a_bare_number_gets_the_backticks_it_needs(text: str) -> None:
+    message = rejected({"until": text})
+    assert message.startswith("until is not a valid JMESPath expression")
+    assert "backticks" in message
+    assert "`2`" in message
+
+
+def test_other_malformed_expressions_get_no_backtick_hint() -> None:
+    assert "backticks" not in rejected({"until": "a =="})
+
+
+def test_a_bare_number_in_default_expect_gets_the_hint_too() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_default_expect('["length(received) == 1"]')
+    assert info.value.message.startswith("DEFAULT_EXPECT[0] is not a valid JMESPath expression")
+    assert "backticks" in info.value.message
+
+
 def test_a_malformed_expectation_is_named_by_its_index() -> None:
     message = rejected({"expect": ["received", "received[0].type ==", "sent"]})
     assert message.startswith("expect[1] is not a valid JMESPath expression")

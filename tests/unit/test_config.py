@@ -429,3 +429,120 @@ def test_unknown_secrets_source_is_a_config_error() -> None:
 def test_unknown_auth_mode_is_a_config_error_before_any_import() -> None:
     with pytest.raises(ConfigError, match="AUTH_MODE"):
         load_config(env(AUTH_MODE="kerberos"))
+
+
+# --- a misspelt variable is pointed out ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "missing", "present"),
+    [
+        (
+            {"WEBSOCKET_URL": "wss://stream.example.com/v1", "TOKEN_SECRET_ID": "s"},
+            "WEBSOCKET_URI",
+            "WEBSOCKET_URL",
+        ),
+        (
+            {"websocket_uri": "wss://stream.example.com/v1", "TOKEN_SECRET_ID": "s"},
+            "WEBSOCKET_URI",
+            "websocket_uri",
+        ),
+        (env(AUTH_MODE="header", AUTH_HEADERS="X-API-Key"), "AUTH_HEADER", "AUTH_HEADERS"),
+        (
+            env(TOKEN_SECRET_ID=None, TOKEN_SECRET="prod/ws-token"),
+            "TOKEN_SECRET_ID",
+            "TOKEN_SECRET",
+        ),
+        (
+            env(AUTH_MODE="message", AUTH_MESAGE='{"token": "{token}"}'),
+            "AUTH_MESSAGE",
+            "AUTH_MESAGE",
+        ),
+    ],
+    ids=["url-for-uri", "lower-case", "plural", "truncated", "typo"],
+)
+def test_a_missing_variable_names_the_misspelt_one_that_is_set(
+    environ: dict[str, str], missing: str, present: str
+) -> None:
+    message = config_error(environ).message
+    assert message.startswith(missing)
+    assert f"{present} is set: did you mean {missing}?" in message
+
+
+def test_the_misspelt_variables_value_is_never_shown() -> None:
+    environ = env(AUTH_MODE="header", AUTH_HEADERS="X-Leaked-Value")
+    assert "X-Leaked-Value" not in config_error(environ).message
+
+
+def test_no_suggestion_for_a_missing_variable_nothing_resembles() -> None:
+    environ = env(AUTH_MODE="header", PATH="/usr/bin", AWS_LAMBDA_FUNCTION_NAME="fn")
+    assert "did you mean" not in config_error(environ).message
+
+
+def test_no_suggestion_when_the_named_variable_is_set_but_invalid() -> None:
+    environ = env(AUTH_MODE="header", AUTH_HEADER="Bad Header", AUTH_HEADERS="X-API-Key")
+    assert "did you mean" not in config_error(environ).message
+
+
+def test_a_known_variable_is_never_suggested_for_another() -> None:
+    # AWS_REGION is close to SIGV4_REGION, but it is a variable of its own.
+    environ = {
+        "WEBSOCKET_URI": "wss://example.com/",
+        "AUTH_MODE": "sigv4",
+        "AWS_REGION": "eu-west-1x",
+    }
+    try:
+        load_config(environ)
+    except ConfigError as error:
+        assert "did you mean" not in error.message
+
+
+# --- TIMESTAMP_FIELD ---------------------------------------------------------------
+
+
+def test_timestamp_field_defaults_to_timestamp() -> None:
+    config = load_config(BASE)
+    assert config.timestamp_field == "timestamp"
+    assert config.default_outgoing.frame("T")[0] == {"action": "ping", "timestamp": "T"}
+
+
+@pytest.mark.parametrize("field", ["sentAt", "ts", "x" * 64, "é", "a b"])
+def test_timestamp_field_names_where_the_default_message_is_stamped(field: str) -> None:
+    config = load_config(env(TIMESTAMP_FIELD=field))
+    assert config.timestamp_field == field
+    assert config.default_outgoing.frame("T")[0] == {"action": "ping", field: "T"}
+
+
+def test_an_empty_timestamp_field_stamps_nothing() -> None:
+    config = load_config(env(TIMESTAMP_FIELD=""))
+    assert config.timestamp_field == ""
+    assert config.default_outgoing.frame("T") == ({"action": "ping"}, '{"action":"ping"}')
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("x" * 65, "at most 64"),
+        (" ts", "whitespace"),
+        ("ts ", "whitespace"),
+        ("   ", "whitespace"),
+        ("a\nb", "control"),
+        ("a\x00b", "control"),
+        ("a\udcffb", "UTF-8"),
+    ],
+    ids=repr,
+)
+def test_a_bad_timestamp_field_is_a_config_error_naming_it(raw: str, reason: str) -> None:
+    message = config_error(env(TIMESTAMP_FIELD=raw)).message
+    assert message.startswith("TIMESTAMP_FIELD")
+    assert reason in message
+
+
+def test_a_default_message_the_timestamp_field_takes_past_the_limit_is_a_config_error() -> None:
+    from ws_exchange.framing import MAX_OUTGOING_BYTES
+
+    fits = json.dumps({"x": "a" * (MAX_OUTGOING_BYTES - 100)}, separators=(",", ":"))
+    load_config(env(DEFAULT_MESSAGE=fits, TIMESTAMP_FIELD=""))
+    message = config_error(env(DEFAULT_MESSAGE=fits, TIMESTAMP_FIELD="t" * 64)).message
+    assert message.startswith("DEFAULT_MESSAGE")
+    assert "larger than" in message

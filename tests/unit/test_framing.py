@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from ws_exchange.framing import MAX_OUTGOING_BYTES, decode, encode, now, prepare, stamp
+from ws_exchange.framing import (
+    MAX_OUTGOING_BYTES,
+    decode,
+    encode,
+    kept_size,
+    now,
+    prepare,
+    stamp,
+)
 
 FIXED = datetime(2026, 11, 24, 4, 0, 0, 123456, tzinfo=UTC)
 
@@ -263,3 +271,167 @@ def test_prepare_refuses_a_frame_over_the_limit_counting_the_timestamp() -> None
 def test_prepare_refuses_lone_surrogates(message: Any) -> None:
     with pytest.raises(ValueError, match="UTF-8"):
         prepare(message)
+
+
+# --- the timestamp's field (TIMESTAMP_FIELD) ---------------------------------------
+
+
+@pytest.mark.parametrize("field", ["sentAt", "ts", "é", 'a"b', "x\ty", "timestamp"], ids=repr)
+@pytest.mark.parametrize("message", [{"action": "ping"}, {}, {"note": "café ☕"}], ids=repr)
+def test_the_timestamp_goes_in_the_configured_field(field: str, message: Any) -> None:
+    timestamp = now()
+    outgoing = prepare(message, timestamp_field=field)
+    sent, frame = outgoing.frame(timestamp)
+    assert sent == {**message, field: timestamp}
+    assert json.loads(frame) == sent
+    assert list(json.loads(frame)) == [*message, field]
+    assert outgoing.size == len(frame.encode("utf-8"))
+
+
+def test_an_empty_field_adds_nothing() -> None:
+    outgoing = prepare({"action": "ping"}, timestamp_field="")
+    sent, frame = outgoing.frame(now())
+    assert sent == {"action": "ping"}
+    assert frame == '{"action":"ping"}'
+    assert outgoing.size == len(frame)
+
+
+def test_an_object_that_has_the_configured_field_keeps_its_own_value() -> None:
+    sent, frame = prepare({"sentAt": 1, "timestamp": 2}, timestamp_field="sentAt").frame(now())
+    assert sent == {"sentAt": 1, "timestamp": 2}
+    assert json.loads(frame) == {"sentAt": 1, "timestamp": 2}
+
+
+def test_the_default_field_is_timestamp() -> None:
+    sent, _ = prepare({"a": 1}).frame("T")
+    assert sent == {"a": 1, "timestamp": "T"}
+
+
+def test_the_field_can_be_chosen_after_the_message_is_checked() -> None:
+    # A request is checked before the configuration is read.
+    timestamp = now()
+    unstamped = prepare({"a": 1}, timestamp_field="")
+    stamped = unstamped.stamped_with("sentAt")
+    assert stamped == prepare({"a": 1}, timestamp_field="sentAt")
+    assert stamped.frame(timestamp)[0] == {"a": 1, "sentAt": timestamp}
+    assert stamped.stamped_with("") == unstamped
+    assert stamped.stamped_with("sentAt").size == stamped.size
+
+
+def test_a_long_field_can_take_a_message_past_the_limit() -> None:
+    field = "f" * 64
+    message = {"x": "a" * (MAX_OUTGOING_BYTES - len(encode({"x": "", "timestamp": now()})))}
+    fits = prepare(message, timestamp_field="")
+    assert fits.stamped_with("timestamp").size == MAX_OUTGOING_BYTES
+    with pytest.raises(ValueError, match="larger than"):
+        fits.stamped_with(field)
+
+
+# --- binary messages out -------------------------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@pytest.mark.parametrize("data", [b"\x00\xff\x10binary", b"", bytes(range(256))], ids=repr)
+@pytest.mark.parametrize("field", ["timestamp", "sentAt", ""])
+def test_a_binary_base64_object_is_sent_as_those_bytes_unstamped(data: bytes, field: str) -> None:
+    message = {"binary_base64": b64(data)}
+    outgoing = prepare(message, timestamp_field=field)
+    sent, frame = outgoing.frame(now())
+    assert frame == data
+    assert type(frame) is bytes
+    assert sent == message
+    assert outgoing.size == len(data)
+
+
+def test_a_binary_message_round_trips_as_a_binary_reply_is_shown() -> None:
+    data = "snowman ☃".encode()
+    sent, frame = prepare(decode(data)).frame(now())
+    assert frame == data
+    assert sent == decode(data)
+
+
+@pytest.mark.parametrize(
+    "value", ["not base64!", "AAA", "QUJD\n", "QUJD====", "QU JD", "ÀÀÀÀ"], ids=repr
+)
+def test_invalid_base64_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="base64"):
+        prepare({"binary_base64": value})
+
+
+@pytest.mark.parametrize("value", [5, None, ["AAAA"], {"a": "b"}, True], ids=repr)
+def test_binary_base64_that_is_not_a_string_is_refused(value: Any) -> None:
+    with pytest.raises(ValueError, match="binary_base64"):
+        prepare({"binary_base64": value})
+
+
+def test_an_object_with_binary_base64_and_other_fields_is_ordinary_json() -> None:
+    sent, frame = prepare({"binary_base64": "AAAA", "n": 1}).frame("T")
+    assert sent == {"binary_base64": "AAAA", "n": 1, "timestamp": "T"}
+    assert isinstance(frame, str)
+
+
+def test_a_binary_message_over_the_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="larger than"):
+        prepare({"binary_base64": b64(bytes(MAX_OUTGOING_BYTES + 1))})
+    assert prepare({"binary_base64": b64(bytes(MAX_OUTGOING_BYTES))}).size == MAX_OUTGOING_BYTES
+
+
+# --- kept_size: what a reply takes in the result ------------------------------------
+
+
+def encoded_size(value: Any) -> int:
+    """The reply's bytes as the result holds it, computed without framing's encoder."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def test_a_float_python_writes_back_longer_is_counted_as_written_back() -> None:
+    # No exponent in the frame, yet 12345678901234567.5 comes back as 1.2345678901234568e+16.
+    frame = "[" + ",".join(["12345678901234567.5"] * 1000) + "]"
+    decoded = decode(frame)
+    assert len(frame) == 20_001
+    assert kept_size(frame, decoded, decoded) == encoded_size(decoded) == 23_001
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["[1e15]", "[1E2]", '{"n":123456789012345678.5}', "-12345678901234567.5", "[1.5e-7]"],
+)
+def test_numbers_that_grow_when_written_back_are_counted_exactly(frame: str) -> None:
+    decoded = decode(frame)
+    assert encoded_size(decoded) > len(frame)
+    assert kept_size(frame, decoded, decoded) == encoded_size(decoded)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ['{"type":"pong"}', "[1,2.5,null,true]", '{"note":"café ☕","n":-3}', "[]", '"text"'],
+)
+def test_compact_json_is_counted_as_its_frame(frame: str) -> None:
+    decoded = decode(frame)
+    assert kept_size(frame, decoded, decoded) == len(frame.encode("utf-8")) == encoded_size(decoded)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ['{"type": "pong"}', "[ 1 ,\n 2 ]", '"caf\\u00e9"', '{"a":1,"a":22}', "[-0]", "[1.50]"],
+)
+def test_a_frame_that_shrinks_when_written_back_is_never_undercounted(frame: str) -> None:
+    decoded = decode(frame)
+    assert kept_size(frame, decoded, decoded) >= encoded_size(decoded)
+
+
+@pytest.mark.parametrize(
+    "frame", ["plain text", 'say "hi"\n', "NaN", b"\x00\xffbinary", "[1e400]"], ids=repr
+)
+def test_text_and_binary_kept_as_they_are_shown_are_counted_exactly(frame: str | bytes) -> None:
+    decoded = decode(frame)
+    assert kept_size(frame, decoded, decoded) == encoded_size(decoded)
+
+
+def test_a_scrubbed_reply_is_counted_as_kept() -> None:
+    frame = '{"token":"s3cr3t-value-that-is-long"}'
+    reply = {"token": "[redacted]"}
+    assert kept_size(frame, decode(frame), reply) == encoded_size(reply)

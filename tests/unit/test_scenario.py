@@ -178,7 +178,7 @@ def test_send_takes_any_json_value_and_encodes_it_once(value: Any) -> None:
     step = one({"send": value})
     assert isinstance(step, SendStep)
     assert step.outgoing == framing.prepare(value)
-    assert step.prepare({}, FIXED) is step.outgoing
+    assert step.prepare({}, FIXED, "timestamp") is step.outgoing
     assert sent(step) == value
 
 
@@ -447,7 +447,7 @@ def test_a_filled_in_message_is_stamped_and_encoded_like_any_message() -> None:
     steps = receive_then({"send": {"action": "subscribe", "session": "{{sid}}"}})
     step = steps[1]
     assert isinstance(step, SendStep)
-    outgoing = step.prepare({"sid": "abc"}, FIXED)
+    outgoing = step.prepare({"sid": "abc"}, FIXED, "timestamp")
     assert outgoing == framing.prepare({"action": "subscribe", "session": "abc"})
     message, frame = outgoing.frame("2026-01-01T00:00:00.000000+00:00")
     assert (
@@ -476,7 +476,7 @@ def test_a_message_that_cannot_be_sent_once_filled_in_names_the_step(
     step = steps[2]
     assert isinstance(step, SendStep)
     with pytest.raises(InvalidRequest) as info:
-        step.prepare({"sid": value}, FIXED)
+        step.prepare({"sid": value}, FIXED, "timestamp")
     assert info.value.message == f"steps[2].send, once its placeholders are filled in, {reason}."
 
 

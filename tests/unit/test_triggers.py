@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ws_exchange.errors import InvalidRequest
-from ws_exchange.framing import Outgoing, prepare
+from ws_exchange.framing import MAX_OUTGOING_BYTES, Outgoing, prepare
 from ws_exchange.triggers import (
     MAX_BODY_BYTES,
     MAX_MESSAGES,
@@ -20,12 +20,14 @@ from ws_exchange.triggers import (
     parse_payload,
     parse_request,
     recognise,
+    stamped,
 )
 
 
 def prepared(*messages: Any) -> tuple[Outgoing, ...]:
-    """The messages as a request carries them: checked and encoded for sending."""
-    return tuple(prepare(message) for message in messages)
+    """The messages as a request carries them: checked and encoded for sending,
+    their timestamp's field (a setting) not chosen yet."""
+    return tuple(prepare(message, timestamp_field="") for message in messages)
 
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -257,6 +259,33 @@ def test_all_smuggled_fields_together_rejected_without_values() -> None:
     assert "leaked" not in error.message
 
 
+@pytest.mark.parametrize(
+    ("field", "known"),
+    [
+        ("expected_reply", "expected_replies"),
+        ("mesage", "message"),
+        ("reply_timeout", "reply_timeout_seconds"),
+        ("max_reply", "max_replies"),
+        ("Expect", "expect"),
+    ],
+)
+def test_a_misspelt_field_is_refused_with_the_closest_known_one(field: str, known: str) -> None:
+    error = invalid({field: 2})
+    assert f"{field} (did you mean {known}?)" in error.message
+
+
+def test_each_misspelt_field_gets_its_own_suggestion_and_others_none() -> None:
+    message = invalid({"uri": "wss://evil.example.net/", "expected_reply": 2}).message
+    assert "expected_reply (did you mean expected_replies?)" in message
+    assert "uri," in message or message.endswith("uri.")
+    assert "uri (did you mean" not in message
+    assert "evil" not in message
+
+
+def test_a_field_nothing_resembles_gets_no_suggestion() -> None:
+    assert "did you mean" not in invalid({"endpoint": "wss://evil.example.net/"}).message
+
+
 @pytest.mark.parametrize("sample", API_SAMPLES)
 def test_unknown_field_in_api_body_rejected(sample: str) -> None:
     body = json.dumps({"message": "hi", "uri": "wss://evil.example.net/"})
@@ -423,9 +452,18 @@ def test_scheduled_event_invalid_detail(detail: Any) -> None:
     assert "evil" not in error.message
 
 
-@pytest.mark.parametrize("detail", ["a string", ["message"], 42, {}, None])
-def test_scheduled_detail_that_is_not_a_non_empty_object_sends_the_default(detail: Any) -> None:
+@pytest.mark.parametrize("detail", [..., {}, None])
+def test_scheduled_event_without_a_detail_sends_the_default(detail: Any) -> None:
     assert parse_request(scheduled(detail), Trigger.SCHEDULE) == Request()
+
+
+@pytest.mark.parametrize(
+    "detail", ["a string", "", ["message"], [], 42, 0, 1.5, True, False], ids=repr
+)
+def test_scheduled_detail_that_is_not_an_object_is_invalid_request(detail: Any) -> None:
+    error = invalid(scheduled(detail))
+    assert "detail" in error.message
+    assert "object" in error.message
 
 
 def test_scheduled_unknown_detail_field_is_named() -> None:
@@ -641,24 +679,47 @@ def test_steps_beside_an_unknown_field_name_the_field() -> None:
     assert "uri" in invalid({"steps": STEPS, "uri": "wss://evil.example.net/"}).message
 
 
-def test_the_scenario_module_is_imported_only_for_steps() -> None:
-    import subprocess
-    import sys
+# --- binary messages and the timestamp's field -------------------------------------
 
-    script = (
-        "import sys; from ws_exchange.triggers import parse_payload; "
-        "parse_payload({'message': {'action': 'ping'}, 'expect': ['received']}); "
-        "before = 'ws_exchange.scenario' in sys.modules; "
-        "parse_payload({'steps': [{'ping': {}}]}); "
-        "print(before, 'ws_exchange.scenario' in sys.modules)"
+
+def test_a_binary_message_with_invalid_base64_is_invalid_request() -> None:
+    error = invalid({"message": {"binary_base64": "not base64!"}})
+    assert error.message == (
+        "The message has a binary_base64 that is not valid base64 (standard alphabet, padded)."
     )
-    child = subprocess.run(
-        [sys.executable, "-c", script],
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert child.returncode == 0, child.stderr
-    assert child.stdout.split() == ["False", "True"]
+
+
+def test_a_binary_message_in_a_list_is_named_by_its_index() -> None:
+    error = invalid({"messages": ["a", {"binary_base64": 5}]})
+    assert error.message.startswith("Message 1 has a binary_base64 that is not a string")
+
+
+def test_a_valid_binary_message_is_carried_as_its_bytes() -> None:
+    request = parse_payload({"message": {"binary_base64": "AP8="}})
+    assert request.messages is not None
+    assert request.messages[0].frame("T") == ({"binary_base64": "AP8="}, b"\x00\xff")
+
+
+def test_request_messages_get_their_timestamp_field_from_the_configuration() -> None:
+    request = parse_payload({"messages": [{"a": 1}, "text", {"sentAt": 0}]})
+    assert request.messages is not None
+    sent = [m.frame("T")[0] for m in stamped(request.messages, "sentAt")]
+    assert sent == [{"a": 1, "sentAt": "T"}, "text", {"sentAt": 0}]
+    assert [m.frame("T")[0] for m in stamped(request.messages, "")] == [
+        {"a": 1},
+        "text",
+        {"sentAt": 0},
+    ]
+
+
+@pytest.mark.parametrize(("count", "which"), [(1, "The message"), (2, "Message 1")])
+def test_a_message_the_timestamp_takes_past_the_limit_is_invalid_request(
+    count: int, which: str
+) -> None:
+    fits = {"x": "a" * (MAX_OUTGOING_BYTES - 100)}
+    request = parse_payload({"messages": ["a", fits][-count:]})
+    assert request.messages is not None
+    stamped(request.messages, "timestamp")
+    with pytest.raises(InvalidRequest) as info:
+        stamped(request.messages, "t" * 64)
+    assert info.value.message == f"{which} is larger than {MAX_OUTGOING_BYTES} bytes once encoded."
