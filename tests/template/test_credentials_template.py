@@ -74,7 +74,11 @@ MODE_PARAMETERS: dict[str, dict[str, str]] = {
         "OAuth2Audience": "https://stream.example.com",
         "OAuth2ClientAuth": "client_secret_post",
     },
-    "sigv4": {"TokenSecretArn": "", "WebSocketUri": API_URI, "ExecuteApiConnectArn": API_CONNECT_ROUTE},
+    "sigv4": {
+        "TokenSecretArn": "",
+        "WebSocketUri": API_URI,
+        "ExecuteApiConnectArn": API_CONNECT_ROUTE,
+    },
     "message": {
         "TokenSecretArn": TOKEN_SECRET,
         "AuthMessage": '{"type": "auth", "access_token": "{token}"}',
@@ -92,6 +96,7 @@ VARIABLE_OF = {
     "TokenSecretArn": "TOKEN_SECRET_ID",
     "TokenSecretField": "TOKEN_SECRET_FIELD",
     "ClientCertSecretArn": "CLIENT_CERT_SECRET_ID",
+    "CaBundle": "CA_BUNDLE",
     "AuthScheme": "AUTH_SCHEME",
     "AuthHeader": "AUTH_HEADER",
     "AuthQueryParam": "AUTH_QUERY_PARAM",
@@ -531,6 +536,13 @@ def test_every_parameter_is_described_and_in_exactly_one_group() -> None:
         ("ClientCertSecretArn", "", True),
         ("ClientCertSecretArn", CERT_SECRET, True),
         ("ClientCertSecretArn", "websocket-exchange/cert", False),
+        ("CaBundle", "", True),
+        ("CaBundle", "certs/ca.pem", True),
+        ("CaBundle", "certs/private-ca_2.crt", True),
+        ("CaBundle", "/etc/ssl/cert.pem", False),
+        ("CaBundle", "../ca.pem", False),
+        ("CaBundle", "certs/../../ca.pem", False),
+        ("CaBundle", "certs/my ca.pem", False),
         ("AuthScheme", "Bearer", True),
         ("AuthScheme", "Bearer token", False),
         ("AuthScheme", "", False),
@@ -606,6 +618,17 @@ def test_the_commented_samconfig_examples_name_real_parameters_and_pass_the_rule
         # Not the bearer default's token secret: each example stands on its own.
         values = parameter_values(_template(), {"TokenSecretArn": "", **example})
         assert failed_rules(_template(), values) == [], example
+
+
+# --------------------------------------------------------------------------- CA bundle
+
+
+def test_the_ca_bundle_parameter_reaches_the_function_which_checks_the_file() -> None:
+    values = parameter_values(_template(), {"CaBundle": "certs/no-such-ca.pem"})
+    environment = _environment(values)
+    assert environment["CA_BUNDLE"] == "certs/no-such-ca.pem"
+    with pytest.raises(ConfigError, match="CA_BUNDLE"):
+        _loaded(environment)
 
 
 # --------------------------------------------------------------------------- API authorization
