@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -366,9 +367,10 @@ def stack(tmp_path: Path, free_port: int) -> Iterator[tuple[subprocess.Popen[str
         ),
     )
     aws_env = tmp_path / "stack" / "aws.json"
+    # Free ports throughout, so that a `make stack` running meanwhile changes nothing.
     process = subprocess.Popen(
         [sys.executable, "-m", "local_stack", "serve", "--env-vars", str(env_vars),
-         "--secrets-manager-port", "0", "--aws-env", str(aws_env)],
+         "--secrets-manager-port", "0", "--aws-env", str(aws_env), "--free-ports"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -444,10 +446,11 @@ def test_a_stack_file_left_by_a_stopped_stack_is_ignored(tmp_path: Path) -> None
 
 
 @pytest.fixture(scope="module")
-def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """``serve`` as a process of its own, its credential modes on the fixed ports
-    that ``events/env-<mode>.json`` name; yields the file ``invoke --aws-env`` reads.
-    Stopped with SIGINT, as Ctrl-C does."""
+def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """``serve`` as a process of its own, every port free (a `make stack` may be running
+    on the fixed ones), writing each mode's env-vars file for the ports it took; yields
+    the file ``invoke --aws-env`` reads and the folder of env files. Stopped with
+    SIGINT, as Ctrl-C does."""
     folder = tmp_path_factory.mktemp("mode-stack")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -464,9 +467,11 @@ def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ),
     )
     aws_env = folder / "aws.json"
+    env_folder = folder / "modes"
     process = subprocess.Popen(
         [sys.executable, "-m", "local_stack", "serve", "--env-vars", str(env_vars),
-         "--secrets-manager-port", "0", "--aws-env", str(aws_env)],
+         "--secrets-manager-port", "0", "--aws-env", str(aws_env), "--free-ports",
+         "--mode-env-dir", str(env_folder)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -478,12 +483,9 @@ def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     try:
         if not (banner and banner[-1].startswith("ready:")):
             process.wait(timeout=10)
-            pytest.fail(
-                f"serve did not start (exit status {process.returncode}); a port of "
-                f"{min(CREDENTIAL_PORTS.values())}-{TOKEN_ENDPOINT_PORT} may be taken by another "
-                f"`make stack`: {''.join(banner)}"
-            )
-        yield aws_env
+            status = process.returncode
+            pytest.fail(f"serve did not start (exit status {status}): {''.join(banner)}")
+        yield aws_env, env_folder
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -494,14 +496,26 @@ def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 process.communicate()
 
 
+_PORT = re.compile(r"127\.0\.0\.1:\d+")
+
+
 @pytest.mark.parametrize("name", ENDPOINTS)
-def test_invoke_with_a_modes_env_file_succeeds_against_serve(name: str, mode_stack: Path) -> None:
+def test_invoke_with_a_modes_env_file_succeeds_against_serve(
+    name: str, mode_stack: tuple[Path, Path]
+) -> None:
+    aws_env, env_folder = mode_stack
+    env_file = mode_env_file(name, env_folder)
+    # What serve wrote is events/env-<mode>.json but for the ports it took.
+    written = env_file.read_text()
+    assert _PORT.sub("PORT", written) == _PORT.sub("PORT", mode_env_file(name).read_text())
+    uri = json.loads(written)["ExchangeFunction"]["WEBSOCKET_URI"]
+    assert uri != json.loads(mode_env_file(name).read_text())["ExchangeFunction"]["WEBSOCKET_URI"]
     # A fresh shell: none of the test session's endpoints or credentials.
     clean = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
 
     invoked = subprocess.run(
         [sys.executable, "-m", "local_stack", "invoke", "--event", DIRECT,
-         "--env-vars", str(mode_env_file(name)), "--aws-env", str(mode_stack)],
+         "--env-vars", str(env_file), "--aws-env", str(aws_env)],
         cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
@@ -509,8 +523,7 @@ def test_invoke_with_a_modes_env_file_succeeds_against_serve(name: str, mode_sta
     assert invoked.returncode == 0, output
     assert "--- direct.json: OK" in invoked.stdout
     assert '{"type": "subscribed", "channel": "prices"}' in invoked.stdout
-    scheme = "wss" if name == "mtls" else "ws"
-    assert f'"endpoint": "{scheme}://127.0.0.1:{CREDENTIAL_PORTS[name]}/v1"' in invoked.stdout
+    assert f'"endpoint": "{uri}"' in invoked.stdout
 
 
 def test_every_credential_mode_has_an_env_file_on_its_fixed_port() -> None:
@@ -518,4 +531,8 @@ def test_every_credential_mode_has_an_env_file_on_its_fixed_port() -> None:
         variables = json.loads(mode_env_file(name).read_text())["ExchangeFunction"]
 
         assert variables["WEBSOCKET_URI"].endswith(f"://127.0.0.1:{CREDENTIAL_PORTS[name]}/v1")
+        if name == "oauth2_client_credentials":
+            assert variables["OAUTH2_TOKEN_URL"].startswith(
+                f"http://127.0.0.1:{TOKEN_ENDPOINT_PORT}/"
+            )
     assert sorted(EVENTS.glob("env-*.json")) == sorted(mode_env_file(name) for name in ENDPOINTS)
