@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from local_stack import __main__ as cli
@@ -536,3 +538,128 @@ def test_every_credential_mode_has_an_env_file_on_its_fixed_port() -> None:
                 f"http://127.0.0.1:{TOKEN_ENDPOINT_PORT}/"
             )
     assert sorted(EVENTS.glob("env-*.json")) == sorted(mode_env_file(name) for name in ENDPOINTS)
+
+
+# --- make secret, make invoke PARAMS=... ------------------------------------------
+
+
+def _make(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``make`` in the repository, with this interpreter and without the venv step."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    return subprocess.run(
+        [make, "--no-print-directory", *arguments, f"PY={sys.executable}", "STAMP="],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _clean_shell() -> dict[str, str]:
+    """A fresh shell: none of the test session's endpoints or credentials."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+
+
+def test_make_secret_stores_the_value_unchanged_in_the_running_stack(
+    mode_stack: tuple[Path, Path],
+) -> None:
+    aws_env, _ = mode_stack
+    value = """{"token": "it's a $HOME \\"quoted\\" `value`; & | \\\\ ok"}"""
+
+    made = _make(
+        "secret", f"STACK_AWS_ENV={aws_env}", "NAME=my/own-token", f"VALUE={value}",
+        env=_clean_shell(),
+    )  # fmt: skip
+
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "my/own-token" in made.stdout
+    assert "$HOME" not in made.stdout + made.stderr, "the value is never printed"
+    stack = read_stack_environment(aws_env)
+    assert stack is not None
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=stack["AWS_ENDPOINT_URL_SECRETS_MANAGER"],
+        region_name=stack["AWS_REGION"],
+        aws_access_key_id=stack["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack["AWS_SECRET_ACCESS_KEY"],
+    )
+    assert client.get_secret_value(SecretId="my/own-token")["SecretString"] == value
+
+    # Again: a new current value, not an error.
+    again = _make(
+        "secret", f"STACK_AWS_ENV={aws_env}", "NAME=my/own-token", "VALUE=second",
+        env=_clean_shell(),
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert client.get_secret_value(SecretId="my/own-token")["SecretString"] == "second"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (["NAME=my/token"], "VALUE="),
+        (["VALUE=abc"], "NAME="),
+        (["NAME=my token", "VALUE=abc"], "secret name"),
+    ],
+)
+def test_make_secret_without_a_name_or_value_says_what_it_needs(
+    tmp_path: Path, arguments: list[str], says: str
+) -> None:
+    live = write(
+        tmp_path / "aws.json",
+        json.dumps({"pid": os.getpid(), "environment": {"AWS_REGION": "us-east-1"}}),
+    )
+    made = _make("secret", f"STACK_AWS_ENV={live}", *arguments, env=_clean_shell())
+
+    assert made.returncode == 2
+    # One line from us, then make's own "*** [Makefile:...] Error 2".
+    line, made_says = made.stderr.splitlines()
+    assert says in line and "Error 2" in made_says
+
+
+def test_make_secret_without_a_running_stack_says_to_start_it(tmp_path: Path) -> None:
+    made = _make(
+        "secret", f"STACK_AWS_ENV={tmp_path / 'none.json'}", "NAME=my/token", "VALUE=abc",
+        env=_clean_shell(),
+    )  # fmt: skip
+
+    assert made.returncode == 2
+    line, _ = made.stderr.splitlines()
+    assert "make stack" in line
+
+
+def test_make_invoke_passes_params_with_quotes_unchanged(
+    mode_stack: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # The message mode's success expression compares with a quoted string: without its
+    # quotes it compares two fields, never matches, and the run ends in a reply timeout.
+    aws_env, env_folder = mode_stack
+    variables = json.loads(mode_env_file("message", env_folder).read_text())["ExchangeFunction"]
+    success, failure = variables.pop("AUTH_SUCCESS"), variables.pop("AUTH_FAILURE")
+    assert "'" in success
+    variables["REPLY_TIMEOUT_SECONDS"] = "2"
+    env_file = write(tmp_path / "env.json", json.dumps({"ExchangeFunction": variables}))
+    params = f'AuthSuccess="{success}" AuthFailure="{failure}" LogLevel=INFO'
+
+    made = _make(
+        "invoke", f"STACK_AWS_ENV={aws_env}", f"EVENT={DIRECT}", f"ENV={env_file}",
+        f"PARAMS={params}", env=_clean_shell(),
+    )  # fmt: skip
+
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "--- direct.json: OK" in made.stdout
+    assert f"AuthSuccess: {success}" in made.stdout
+
+
+def test_invoke_refuses_an_unset_parameter_overrides_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_SUCH_PARAMS", raising=False)
+    status = cli.main(["invoke", "--event", DIRECT, "--parameter-overrides-env", "NO_SUCH_PARAMS"])
+
+    assert status == cli.USAGE
+    assert "NO_SUCH_PARAMS" in one_line_error(capsys)
