@@ -1,4 +1,4 @@
-"""Message framing (the contract's sections 4 and 10). Pure logic.
+"""Message framing. Pure logic.
 
 Outgoing: a JSON object gains a UTC ``timestamp`` unless it has one and is sent
 as JSON text; a string is sent as a text frame unchanged; anything else as its

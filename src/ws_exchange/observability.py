@@ -72,7 +72,7 @@ def record(result: dict[str, Any], error: ExchangeError | None, trigger: Trigger
 
 
 def log_internal_error(exc: BaseException) -> None:
-    """Log a failure no contract type names, with its traceback, credentials scrubbed."""
+    """Log a failure no error type names, with its traceback, credentials scrubbed."""
     text = "".join(traceback.format_exception(exc))
     logger.error(
         "internal error",

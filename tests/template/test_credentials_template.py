@@ -115,8 +115,8 @@ VARIABLE_OF = {
     "Subprotocols": "SUBPROTOCOLS",
 }
 PARAMETER_OF = {variable: parameter for parameter, variable in VARIABLE_OF.items()}
-# Contract section 2 defaults that are not "unset" (the others default to "").
-CONTRACT_DEFAULTS = {**MODE_VARIABLE_DEFAULTS, "AUTH_MODE": "bearer", "HANDSHAKE_HEADERS": "{}"}
+# Documented defaults that are not "unset" (the others default to "").
+DOCUMENTED_DEFAULTS = {**MODE_VARIABLE_DEFAULTS, "AUTH_MODE": "bearer", "HANDSHAKE_HEADERS": "{}"}
 
 
 def _configuration_id(mode: str, cert: bool, kms: bool, layer: bool) -> str:
@@ -502,13 +502,13 @@ def test_the_connect_arn_is_refused_outside_sigv4_mode() -> None:
 # --------------------------------------------------------------------------- parameters
 
 
-def test_each_credential_variable_is_a_ref_to_its_parameter_with_the_contract_default() -> None:
+def test_each_credential_variable_is_a_ref_to_its_parameter_with_the_documented_default() -> None:
     template = _template()
     variables = template["Resources"][FUNCTION_ID]["Properties"]["Environment"]["Variables"]
     for parameter, variable in VARIABLE_OF.items():
         assert variables[variable] == {"Ref": parameter}, variable
         default = template["Parameters"][parameter]["Default"]
-        assert default == CONTRACT_DEFAULTS.get(variable, ""), parameter
+        assert default == DOCUMENTED_DEFAULTS.get(variable, ""), parameter
 
 
 def test_auth_mode_offers_exactly_the_functions_modes() -> None:

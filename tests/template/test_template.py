@@ -31,8 +31,9 @@ from ._cfn import (
 FUNCTION_ID = "ExchangeFunction"
 HANDLER = "ws_exchange.handler.lambda_handler"
 
-# Contract section 2 (with the deployed values for the optional ones) plus Powertools.
-CONTRACT_ENVIRONMENT = {
+# docs/configuration.md's variables (with the deployed values for the optional ones) plus
+# Powertools'.
+DOCUMENTED_ENVIRONMENT = {
     "WEBSOCKET_URI": {"Ref": "WebSocketUri"},
     "TOKEN_SECRET_ID": {"Ref": "TokenSecretArn"},
     "TOKEN_SECRET_FIELD": "token",
@@ -50,7 +51,7 @@ CONTRACT_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "WebSocketExchange",
 }
 
-# Fields a direct payload may carry (contract section 3).
+# Fields a direct payload may carry (docs/invocations.md).
 DIRECT_PAYLOAD_FIELDS = {
     "message",
     "messages",
@@ -144,10 +145,10 @@ def test_code_uri_is_the_src_directory(template: dict) -> None:
     assert (ROOT / "src" / "requirements.txt").is_file()
 
 
-def test_every_contract_environment_variable_is_declared(template: dict, cfn: dict) -> None:
+def test_every_documented_environment_variable_is_declared(template: dict, cfn: dict) -> None:
     declared = function(cfn)["Environment"]["Variables"]
-    assert set(CONTRACT_ENVIRONMENT) <= set(declared), set(CONTRACT_ENVIRONMENT) - set(declared)
-    for name, expected in CONTRACT_ENVIRONMENT.items():
+    assert set(DOCUMENTED_ENVIRONMENT) <= set(declared), set(DOCUMENTED_ENVIRONMENT) - set(declared)
+    for name, expected in DOCUMENTED_ENVIRONMENT.items():
         value = declared[name]
         if isinstance(expected, str):
             # Either the literal or a parameter whose default is it; always a string.
@@ -523,5 +524,5 @@ def test_samconfig_overrides_name_real_parameters_with_placeholders(
         names = {item.split("=", 1)[0] for item in overrides.split()}
         assert required <= names, (command, required - names)
         assert names <= set(template["Parameters"]), names - set(template["Parameters"])
-        # Placeholders must never look deployable (contract: the secret ARN is checked by pattern).
+        # Placeholders must never look deployable (the secret ARN is checked by pattern).
         assert "REPLACE" in overrides or "example" in overrides

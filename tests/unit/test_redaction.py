@@ -1,4 +1,4 @@
-"""No credential reaches a log line or a result (contract section 7)."""
+"""No credential reaches a log line or a result."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Trigger recognition and request validation (contract section 3)."""
+"""Trigger recognition and request validation."""
 
 from __future__ import annotations
 
@@ -553,3 +553,16 @@ def test_message_just_under_one_mib_accepted() -> None:
 
     assert request.messages is not None
     assert len(request.messages[0].message) == 1024 * 1024 - 10
+
+
+def test_scheduled_samples_carry_an_empty_detail_as_eventbridge_sends_them() -> None:
+    # A schedule rule's event always has "detail": {}; a payload for a scheduled run
+    # comes as a Scheduler or rule Input instead, which is a direct payload.
+    scheduled = [
+        path.name
+        for path in sorted(EVENTS.glob("*.json"))
+        if json.loads(path.read_text()).get("detail-type") == "Scheduled Event"
+    ]
+    assert scheduled
+    for name in scheduled:
+        assert load_event(name)["detail"] == {}, name
