@@ -27,7 +27,8 @@ OpenSSL has read them, whether it accepted them or not.
 
 Building a context parses PEM and loads the system CAs (milliseconds): the caller
 builds a client context again only when the secret was fetched again, and
-:func:`default_context` is built once per process. I/O only on the memory files.
+:func:`default_context` and :func:`server_context` are built once per process. I/O only
+on the ``CA_BUNDLE`` file and the files handed to OpenSSL.
 """
 
 from __future__ import annotations
