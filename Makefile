@@ -37,6 +37,9 @@ OUTPUT_FLAGS = $(if $(RAW),--raw)
 # PARAMS (and make secret's NAME and VALUE) reach the CLI through the environment as
 # typed: never through the shell's quoting (PARAMS="AuthSuccess=\"type == 'ok'\"" keeps
 # every quote), and unexpanded by make ($(value): a "$" stays a "$").
+# Some shells export a NAME of their own (WSL: the host name): make secret takes it only
+# from the command line.
+NAME_ORIGIN := $(origin NAME)
 override PARAMS := $(value PARAMS)
 override NAME := $(value NAME)
 override VALUE := $(value VALUE)
@@ -72,7 +75,7 @@ stack: $(STAMP) ## run the local stack in the foreground for `make invoke` (Ctrl
 	$(PY) -m local_stack serve
 
 secret: $(STAMP) ## store a secret in the running `make stack`: NAME=my/token VALUE='{"token": "..."}'
-	@test -n "$$NAME" || { echo "make secret: give NAME=<secret name> (what TOKEN_SECRET_ID names) and VALUE=<secret string>" >&2; exit 2; }
+	@test "$(NAME_ORIGIN)" = "command line" -a -n "$$NAME" || { echo "make secret: give NAME=<secret name> (what TOKEN_SECRET_ID names) and VALUE=<secret string> on the command line" >&2; exit 2; }
 	@test -n "$$VALUE" || { echo "make secret: give VALUE=<secret string>, e.g. VALUE='{\"token\": \"...\"}'" >&2; exit 2; }
 	@$(PY) -m local_stack secret --name "$$NAME" --value-env VALUE --aws-env "$(STACK_AWS_ENV)"
 

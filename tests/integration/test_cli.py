@@ -663,3 +663,17 @@ def test_invoke_refuses_an_unset_parameter_overrides_variable(
 
     assert status == cli.USAGE
     assert "NO_SUCH_PARAMS" in one_line_error(capsys)
+
+
+def test_make_secret_ignores_a_name_from_the_shell(tmp_path: Path) -> None:
+    # WSL exports NAME (the host name): it must not become the secret's name.
+    live = write(
+        tmp_path / "aws.json",
+        json.dumps({"pid": os.getpid(), "environment": {"AWS_REGION": "us-east-1"}}),
+    )
+    made = _make(
+        "secret", f"STACK_AWS_ENV={live}", "VALUE=abc", env={**_clean_shell(), "NAME": "host"}
+    )
+
+    assert made.returncode == 2
+    assert "NAME=" in made.stderr.splitlines()[0]
