@@ -29,16 +29,25 @@ SAM_STAMP := $(SAM_VENV)/.installed-$(shell cat requirements-sam.txt | cksum | c
 # make invoke EVENT=... ENV=... PARAMS="LogLevel=DEBUG" RAW=1
 EVENT ?= events/direct.json
 ENV ?= events/env.json
-PARAMS ?=
 RAW ?=
 # Written by `make stack` while it runs: how to reach its Secrets Manager.
 STACK_AWS_ENV := .local-stack/aws.json
 
 OUTPUT_FLAGS = $(if $(RAW),--raw)
-INVOKE_FLAGS = $(if $(PARAMS),--parameter-overrides '$(PARAMS)') \
+# PARAMS (and make secret's NAME and VALUE) reach the CLI through the environment as
+# typed: never through the shell's quoting (PARAMS="AuthSuccess=\"type == 'ok'\"" keeps
+# every quote), and unexpanded by make ($(value): a "$" stays a "$").
+# Some shells export a NAME of their own (WSL: the host name): make secret takes it only
+# from the command line.
+NAME_ORIGIN := $(origin NAME)
+override PARAMS := $(value PARAMS)
+override NAME := $(value NAME)
+override VALUE := $(value VALUE)
+export PARAMS NAME VALUE
+INVOKE_FLAGS = $(if $(PARAMS),--parameter-overrides-env PARAMS) \
 	$(if $(wildcard $(STACK_AWS_ENV)),--aws-env $(STACK_AWS_ENV)) $(OUTPUT_FLAGS)
 
-.PHONY: help venv demo stack invoke test lint build bench clean
+.PHONY: help venv demo stack secret invoke test lint build bench clean
 
 help: ## list the targets
 	@echo "usage: make <target> [VARIABLE=value ...]"
@@ -64,6 +73,11 @@ demo: $(STAMP) ## start the local stack, run every sample event, then one exchan
 
 stack: $(STAMP) ## run the local stack in the foreground for `make invoke` (Ctrl-C stops it)
 	$(PY) -m local_stack serve
+
+secret: $(STAMP) ## store a secret in the running `make stack`: NAME=my/token VALUE='{"token": "..."}'
+	@test "$(NAME_ORIGIN)" = "command line" -a -n "$$NAME" || { echo "make secret: give NAME=<secret name> (what TOKEN_SECRET_ID names) and VALUE=<secret string> on the command line" >&2; exit 2; }
+	@test -n "$$VALUE" || { echo "make secret: give VALUE=<secret string>, e.g. VALUE='{\"token\": \"...\"}'" >&2; exit 2; }
+	@$(PY) -m local_stack secret --name "$$NAME" --value-env VALUE --aws-env "$(STACK_AWS_ENV)"
 
 invoke: $(STAMP) ## invoke once: EVENT=, ENV= (SAM env-vars file), PARAMS= (parameter overrides)
 	$(PY) -m local_stack invoke --event "$(EVENT)" --env-vars "$(ENV)" $(strip $(INVOKE_FLAGS))

@@ -4,6 +4,9 @@ I/O at the edge: reads the template, events and env-vars files, starts the
 local servers, prints what happened. A mistake in a file or an option is one
 line on stderr and exit status 2; the function's own failure is exit status 1.
 
+``secret`` (``make secret NAME=... VALUE=...``) stores a secret of your own in the
+Secrets Manager of a running ``serve``, for an env-vars file's ``TOKEN_SECRET_ID``.
+
 ``demo`` (``make demo``) starts the local stack and every credential mode's
 counterpart (:class:`~local_stack.credential_stack.LocalCredentialStack`),
 then runs, through the same runtime as Lambda's where it is installed:
@@ -27,6 +30,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +41,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from .console import LineFilter, human_line, pretty
 from .invoker import (
     EVENTS,
+    ROOT,
     TEMPLATE,
     FunctionSpec,
     InputError,
@@ -59,6 +64,8 @@ if TYPE_CHECKING:
 DEMO_SECRET_NAME = "demo/websocket-token"
 # What each credential mode sends in the demo: what `make invoke` sends by default.
 DEMO_EVENT = EVENTS / "direct.json"
+# What Secrets Manager accepts as a secret's name.
+SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 # Exit statuses: the function answered with a failure / the command was misused.
 FAILED = 1
 USAGE = 2
@@ -258,6 +265,8 @@ def invoke_one(
     document = read_template(template)
     overrides = parse_parameter_overrides(parameter_overrides or "")
     check_parameter_overrides(document, overrides)
+    for name, value in overrides.items():
+        print(f"parameter {name}: {value}", flush=True)
     spec = load_function(template, parameter_overrides=overrides)
     payload = read_json(event)
     env_document = read_json(env_vars) if env_vars else {}
@@ -268,6 +277,57 @@ def invoke_one(
     _local_stack_hint(variables, host)
     with _invoker(spec, variables, host, raw) as run:
         return 0 if _print_outcome(event.name, run(payload), raw) else FAILED
+
+
+def put_stack_secret(aws_env: Path, name: str, value: str) -> int:
+    """Store ``value`` as the secret ``name`` in the Secrets Manager of the ``serve``
+    that wrote ``aws_env``; the value is never printed."""
+    if not SECRET_NAME.fullmatch(name):
+        raise InputError(
+            f"{name!r} is not a secret name: 1 to 512 letters, digits and /_+=.@- "
+            "(e.g. my/websocket-token)"
+        )
+    if not value:
+        raise InputError("the secret's value is empty")
+    from .serve import read_stack_environment
+
+    stack = read_stack_environment(aws_env) if aws_env.is_file() else None
+    if stack is None:
+        raise InputError("no local stack is running: start `make stack` in another terminal first")
+    import boto3
+
+    from .secrets_manager import put_secret
+
+    endpoint = stack["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=endpoint,
+        region_name=stack.get("AWS_REGION", "us-east-1"),
+        aws_access_key_id=stack.get("AWS_ACCESS_KEY_ID", "testing"),
+        aws_secret_access_key=stack.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        aws_session_token=stack.get("AWS_SESSION_TOKEN"),
+    )
+    put_secret(client, name, value)
+    print(
+        f"stored secret {name!r} ({len(value)} characters) in the local Secrets Manager at "
+        f'{endpoint}; name it in your env-vars file: "TOKEN_SECRET_ID": "{name}"',
+        flush=True,
+    )
+    return 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _from_environment(variable: str, what: str) -> str:
+    value = os.environ.get(variable)
+    if value is None:
+        raise InputError(f"{what}: the environment variable {variable} is not set")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,11 +352,34 @@ def main(argv: list[str] | None = None) -> int:
         help="template parameters, in SAM's syntax (e.g. 'LogLevel=DEBUG')",
     )
     one.add_argument(
+        "--parameter-overrides-env",
+        metavar="VARIABLE",
+        help="read --parameter-overrides from this environment variable instead, as "
+        "`make invoke PARAMS=...` does: quotes reach the parser unchanged",
+    )
+    one.add_argument(
         "--aws-env",
         type=Path,
         help="the file a running `serve` writes: reach its Secrets Manager",
     )
     one.add_argument("--raw", action="store_true", help=raw_help)
+    stored = commands.add_parser(
+        "secret", help="store a secret of your own in a running `serve`'s Secrets Manager"
+    )
+    stored.add_argument("--name", required=True, help="the secret's name (TOKEN_SECRET_ID)")
+    value = stored.add_mutually_exclusive_group(required=True)
+    value.add_argument(
+        "--value-env",
+        metavar="VARIABLE",
+        help="take the SecretString from this environment variable (kept out of `ps`)",
+    )
+    value.add_argument("--value-file", type=Path, help="take the SecretString from this file")
+    stored.add_argument(
+        "--aws-env",
+        type=Path,
+        default=ROOT / ".local-stack" / "aws.json",
+        help="the file a running `serve` writes (default: .local-stack/aws.json)",
+    )
     serve = commands.add_parser(
         "serve",
         help="run the local stack in the foreground, as events/env.json and "
@@ -313,11 +396,20 @@ def main(argv: list[str] | None = None) -> int:
             from .serve import serve as run_stack
 
             return run_stack(args)
+        if args.command == "secret":
+            if args.value_env is not None:
+                secret_value = _from_environment(args.value_env, "--value-env")
+            else:
+                secret_value = _read_text(args.value_file)
+            return put_stack_secret(args.aws_env, args.name, secret_value)
+        overrides = args.parameter_overrides
+        if args.parameter_overrides_env is not None:
+            overrides = _from_environment(args.parameter_overrides_env, "--parameter-overrides-env")
         return invoke_one(
             args.template,
             args.event,
             args.env_vars,
-            args.parameter_overrides,
+            overrides,
             args.aws_env,
             args.raw,
         )

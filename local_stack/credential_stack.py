@@ -27,9 +27,9 @@ endpoint (``AUTH_MODE``)       counterpart
 =============================  =================================================
 
 For each endpoint, :meth:`~LocalCredentialStack.settings` gives the function's
-variables (contract section 2) apart from ``TOKEN_SECRET_ID`` /
+variables apart from ``TOKEN_SECRET_ID`` /
 ``CLIENT_CERT_SECRET_ID``, and :meth:`~LocalCredentialStack.secret` the
-SecretString to store for it (contract section 8). Every credential is random
+SecretString to store for it. Every credential is random
 per stack; :meth:`~LocalCredentialStack.rotate` replaces one on its server and
 returns the new SecretString; :meth:`~LocalCredentialStack.reset` restores the
 originals and clears records and faults.

@@ -90,7 +90,7 @@ class LocalPKI:
         return context
 
     def client_secret(self, *, encrypted: bool = False) -> dict[str, str]:
-        """The client-certificate secret's JSON shape (contract section 8)."""
+        """The client-certificate secret's JSON shape (docs/credentials.md)."""
         secret = {"certificate": self.client_cert_pem, "ca_bundle": self.ca_pem}
         if encrypted:
             secret.update(private_key=self.client_key_encrypted_pem, passphrase=self.passphrase)

@@ -129,9 +129,14 @@ class LocalSecretsManager:
 
     def put_secret(self, name: str, value: str | bytes) -> str:
         """Create ``name`` or give it a new current value; return its ARN."""
-        client = self.client()
-        kind = "SecretBinary" if isinstance(value, bytes) else "SecretString"
-        try:
-            return str(client.create_secret(Name=name, **{kind: value})["ARN"])
-        except client.exceptions.ResourceExistsException:
-            return str(client.put_secret_value(SecretId=name, **{kind: value})["ARN"])
+        return put_secret(self.client(), name, value)
+
+
+def put_secret(client: Any, name: str, value: str | bytes) -> str:
+    """Create ``name`` through a boto3 Secrets Manager ``client``, or give it a new
+    current value; return its ARN."""
+    kind = "SecretBinary" if isinstance(value, bytes) else "SecretString"
+    try:
+        return str(client.create_secret(Name=name, **{kind: value})["ARN"])
+    except client.exceptions.ResourceExistsException:
+        return str(client.put_secret_value(SecretId=name, **{kind: value})["ARN"])

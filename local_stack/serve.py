@@ -16,6 +16,10 @@ on :data:`TOKEN_ENDPOINT_PORT` (8777), with each mode's fresh secret stored as
     make stack                                  # first terminal
     make invoke ENV=events/env-basic.json       # second terminal, any mode
 
+``--free-ports`` serves them on free ports instead (a second stack beside a first one,
+and the tests), and ``--mode-env-dir DIR`` writes each mode's env-vars file for the
+ports actually served into ``DIR``.
+
 The function reaches Secrets Manager through boto3's
 ``AWS_ENDPOINT_URL_SECRETS_MANAGER``, a host setting rather than a function
 variable, so it goes into a small file (``.local-stack/aws.json``) that
@@ -73,9 +77,9 @@ def mode_label(name: str) -> str:
     }.get(name, f"AUTH_MODE={name}")
 
 
-def mode_env_file(name: str) -> Path:
-    """``events/env-<name>.json``: the env-vars file for one endpoint."""
-    return EVENTS / f"env-{name}.json"
+def mode_env_file(name: str, folder: Path = EVENTS) -> Path:
+    """``events/env-<name>.json`` (or in ``folder``): the env-vars file for one endpoint."""
+    return folder / f"env-{name}.json"
 
 
 def mode_secret_name(name: str) -> str:
@@ -124,6 +128,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=STACK_ENVIRONMENT,
         help="where to write the endpoint for `invoke --aws-env` (default: .local-stack/aws.json)",
     )
+    parser.add_argument(
+        "--free-ports",
+        action="store_true",
+        help=f"serve the credential modes and the OAuth2 token endpoint on free ports instead "
+        f"of {min(CREDENTIAL_PORTS.values())}-{TOKEN_ENDPOINT_PORT} (events/env-<mode>.json "
+        "then reach nothing: see --mode-env-dir); for a second stack, or tests",
+    )
+    parser.add_argument(
+        "--mode-env-dir",
+        type=Path,
+        default=None,
+        help="write each mode's env-vars file (env-<mode>.json) there, for the ports served",
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -140,15 +157,17 @@ def serve(args: argparse.Namespace) -> int:
     websocket_port = _websocket_port(variables.get("WEBSOCKET_URI", ""), args.env_vars)
     secret_name = _secret_name(variables.get("TOKEN_SECRET_ID", ""), args.env_vars)
 
+    credential_ports = {} if args.free_ports else CREDENTIAL_PORTS
+    token_endpoint_port = 0 if args.free_ports else TOKEN_ENDPOINT_PORT
     fixed_ports = [
         (websocket_port, f"the WebSocket server ({args.env_vars} names it in WEBSOCKET_URI)"),
         (args.secrets_manager_port, "Secrets Manager (--secrets-manager-port)"),
         *(
             (port, f"the {mode_label(name)} counterpart ({_shown(mode_env_file(name))})")
-            for name, port in CREDENTIAL_PORTS.items()
+            for name, port in credential_ports.items()
         ),
         (
-            TOKEN_ENDPOINT_PORT,
+            token_endpoint_port,
             f"the OAuth2 token endpoint ({_shown(mode_env_file('oauth2_client_credentials'))})",
         ),
     ]
@@ -179,7 +198,7 @@ def serve(args: argparse.Namespace) -> int:
             return _port_in_use(websocket_port, "the WebSocket server")
         try:
             credential_stack = LocalCredentialStack(
-                ports=CREDENTIAL_PORTS, token_endpoint_port=TOKEN_ENDPOINT_PORT
+                ports=credential_ports, token_endpoint_port=token_endpoint_port
             ).start()
         except OSError as exc:
             server.stop()
@@ -194,8 +213,12 @@ def serve(args: argparse.Namespace) -> int:
                 args.aws_env,
                 {**secrets_manager.environment, **credential_stack.aws_environment},
             )
+            env_folder = EVENTS
+            if args.mode_env_dir is not None:
+                env_folder = args.mode_env_dir
+                _write_mode_env_files(credential_stack, env_folder)
             _announce(args, server.uri, secrets_manager.endpoint_url, secret_name, env_document)
-            _announce_modes(credential_stack, args.aws_env)
+            _announce_modes(credential_stack, args.aws_env, env_folder)
             print(
                 "ready: run `make invoke` (or `make invoke ENV=events/env-<mode>.json`) in another "
                 "terminal; Ctrl-C stops the stack",
@@ -341,7 +364,14 @@ def _announce(
     print("\n".join(lines), flush=True)
 
 
-def _announce_modes(stack: LocalCredentialStack, aws_env: Path) -> None:
+def _write_mode_env_files(stack: LocalCredentialStack, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ENDPOINTS:
+        text = json.dumps(mode_env_vars(stack, name), indent=2) + "\n"
+        mode_env_file(name, folder).write_text(text)
+
+
+def _announce_modes(stack: LocalCredentialStack, aws_env: Path, env_folder: Path) -> None:
     lines = ["every credential mode, for `make invoke ENV=<env file>`:"]
     for name in ENDPOINTS:
         if name == "sigv4":
@@ -352,7 +382,7 @@ def _announce_modes(stack: LocalCredentialStack, aws_env: Path) -> None:
             secret = "no secret"
         else:
             secret = f"secret {mode_secret_name(name)}"
-        env_file = _shown(mode_env_file(name))
+        env_file = _shown(mode_env_file(name, env_folder))
         lines.append(f"  {env_file:<42} {stack.uri(name):<24} {mode_label(name)}, {secret}")
     lines += [f"  {'(the OAuth2 token endpoint)':<42} {stack.token_endpoint.token_url}", ""]
     print("\n".join(lines), flush=True)

@@ -1,4 +1,4 @@
-"""Reply checks (the contract's section 9): ``until``, ``max_replies``, ``collect_seconds``,
+"""Reply checks: ``until``, ``max_replies``, ``collect_seconds``,
 ``expect`` and ``DEFAULT_EXPECT``. Pure logic.
 
 Every expression is compiled here, once, when the payload or the configuration is

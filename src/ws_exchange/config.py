@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from websockets.exceptions import InvalidURI
 from websockets.uri import parse_uri
 
+from . import tls
 from .checks import Expression, parse_default_expect
 from .credentials import (
     CredentialMode,
@@ -62,6 +63,8 @@ class Config:
     handshake: Handshake
     token_secret_id: str | None = None
     client_cert_secret_id: str | None = None
+    # CA_BUNDLE's file, an absolute path inside the package: trusted besides the system CAs.
+    ca_bundle: str | None = None
     secrets_source: str = "sdk"
     open_timeout: float = 10.0
     reply_timeout: float = 10.0
@@ -122,6 +125,8 @@ VARIABLES = (
     "SIGV4_REGION",
     "CLIENT_CERT_SECRET_ID",
     "TIMESTAMP_FIELD",
+    "CA_BUNDLE",
+    "LAMBDA_TASK_ROOT",
     "HANDSHAKE_HEADERS",
     "SUBPROTOCOLS",
     "OPEN_TIMEOUT_SECONDS",
@@ -202,6 +207,7 @@ def _parse(environ: Mapping[str, str]) -> Config:
     client_cert_secret_id = environ.get("CLIENT_CERT_SECRET_ID", "").strip() or None
     if client_cert_secret_id and not uri.startswith("wss:"):
         raise ConfigError("CLIENT_CERT_SECRET_ID (mutual TLS) needs a wss:// WEBSOCKET_URI.")
+    ca_bundle = _ca_bundle(environ, uri)
     secrets_source = _choice(environ, "SECRETS_SOURCE", ("sdk", "extension"))
     if (secret_id or client_cert_secret_id) and secrets_source == "sdk":
         _check_endpoint_override(environ)
@@ -223,6 +229,7 @@ def _parse(environ: Mapping[str, str]) -> Config:
         ),
         token_secret_id=secret_id,
         client_cert_secret_id=client_cert_secret_id,
+        ca_bundle=ca_bundle,
         secrets_source=secrets_source,
         open_timeout=_seconds(environ, "OPEN_TIMEOUT_SECONDS", 10.0),
         reply_timeout=_seconds(environ, "REPLY_TIMEOUT_SECONDS", 10.0),
@@ -299,6 +306,18 @@ def _check_host(host: str) -> None:
         ) from None
     if len(encoded) > 253:
         raise ConfigError("WEBSOCKET_URI has a host name longer than 253 characters.")
+
+
+def _ca_bundle(environ: Mapping[str, str], uri: str) -> str | None:
+    value = environ.get("CA_BUNDLE", "").strip()
+    if not value:
+        return None
+    if not uri.startswith("wss:"):
+        raise ConfigError("CA_BUNDLE (certificates to trust) needs a wss:// WEBSOCKET_URI.")
+    path = tls.ca_bundle_path(value, environ.get("LAMBDA_TASK_ROOT", "").strip() or None)
+    # Loaded now, once per path: a bad file is a config_error before any secret is read.
+    tls.server_context(path)
+    return path
 
 
 def _check_endpoint_override(environ: Mapping[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""The error types of the contract, in one place.
+"""The function's error types, in one place.
 
 .. code-block:: text
 
@@ -20,7 +20,7 @@
     └── InternalError           internal_error        500
 
 Every failure the function can meet is one of these exceptions. Each class
-carries the contract's error type, whether retrying the invocation later could
+carries its error type, whether retrying the invocation later could
 succeed, and the HTTP status code an API caller receives. Messages are one human
 sentence and never contain the token: they are written here or in the modules
 that raise them, never copied from a server's or a library's text that could

@@ -1,4 +1,4 @@
-"""Message framing (the contract's sections 4 and 10). Pure logic.
+"""Message framing. Pure logic.
 
 Outgoing: a JSON object gains a UTC timestamp in ``TIMESTAMP_FIELD`` (default
 ``timestamp``; empty: none) unless it has that field, and is sent as JSON text;

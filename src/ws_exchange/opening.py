@@ -122,7 +122,7 @@ def _tls_context(
         return None, True
     secret_id = config.client_cert_secret_id
     if secret_id is None:
-        return tls.default_context(), True
+        return tls.server_context(config.ca_bundle), True
     started = time.perf_counter()
     try:
         secret = store.get(
@@ -130,7 +130,9 @@ def _tls_context(
         )
         context = _client_contexts.get(secret_id)
         if secret.fresh or context is None:
-            context = _client_contexts[secret_id] = tls.client_context(secret.text)
+            context = _client_contexts[secret_id] = tls.client_context(
+                secret.text, ca_bundle=config.ca_bundle
+            )
     finally:
         progress.secret_ms += _ms_since(started)
     return context, secret.fresh

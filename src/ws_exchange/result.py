@@ -1,4 +1,4 @@
-"""The result (the contract's sections 5 and 10) and the API answer. Pure logic."""
+"""The result and the API answer. Pure logic."""
 
 from __future__ import annotations
 

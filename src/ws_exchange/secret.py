@@ -11,7 +11,7 @@ per invocation would cost every warm invocation its creation; a worker that
 outlives its wait finishes (or fails) on its own within botocore's bounded
 timeouts below, and changes nothing but the cache.
 
-Failures become the contract's ``secret_*`` errors, whose messages never quote
+Failures become the ``secret_*`` errors, whose messages never quote
 the secret and point at the fix.
 """
 
@@ -125,7 +125,7 @@ class SdkSecretStore:
         """The secret's text, from the cache unless ``refresh`` or expired.
 
         Raises:
-            SecretNotFound, SecretAccessDenied, SecretInvalid: as the contract says.
+            SecretNotFound, SecretAccessDenied, SecretInvalid: as their names say.
             ConfigError: no AWS region, or an invalid endpoint override.
         """
         if timeout <= 0:

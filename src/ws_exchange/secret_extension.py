@@ -22,7 +22,7 @@ which case a forced refresh would return the same stale value.
 
 The pure halves (the request path, the port, reading the body, classifying a
 failure) are module functions; :meth:`ExtensionSecretStore._request` is the
-only I/O. Failures are the contract's ``secret_*`` errors; their messages never
+only I/O. Failures are the ``secret_*`` errors; their messages never
 quote the secret, the response body or the session token.
 """
 
@@ -118,7 +118,7 @@ def secret_text(body: bytes) -> str:
 
 
 def classify_failure(status: int, body: bytes) -> ExchangeError:
-    """The contract's error for an answer other than 200. Pure; never quotes ``body``.
+    """The error for an answer other than 200. Pure; never quotes ``body``.
 
     The extension passes Secrets Manager's error code on in its body; the code
     decides when it is known, the status otherwise: 404 is a missing secret,
@@ -182,8 +182,8 @@ class ExtensionSecretStore:
         ``timeout`` seconds.
 
         Raises:
-            SecretNotFound, SecretAccessDenied, SecretInvalid: the contract's
-                errors; ``timeout <= 0`` raises a retryable SecretAccessDenied
+            SecretNotFound, SecretAccessDenied, SecretInvalid: the
+                secret errors; ``timeout <= 0`` raises a retryable SecretAccessDenied
                 before any I/O.
             ConfigError: the extension's port variable is invalid.
         """

@@ -1,7 +1,7 @@
 """One invocation, from event to answer: the composition of the other modules.
 
 event -> request -> configuration -> plan -> ``run(...)`` on a fresh event loop -> result.
-Every failure becomes a typed result: the contract's own errors as they are
+Every failure becomes a typed result: the function's own errors as they are
 raised, anything else as ``internal_error`` (logged with its traceback, scrubbed).
 """
 

@@ -121,7 +121,7 @@ def parse_request(event: Any, trigger: Trigger) -> Request:
 
 
 def parse_payload(payload: Any, *, where: str = "event") -> Request:
-    """Validate a direct payload (the contract's section 3)."""
+    """Validate a direct payload."""
     if not isinstance(payload, Mapping):
         raise InvalidRequest(f"The {where} must be a JSON object.")
     if not _PAYLOAD_FIELDS.issuperset(payload):

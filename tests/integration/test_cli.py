@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from local_stack import __main__ as cli
@@ -366,9 +369,10 @@ def stack(tmp_path: Path, free_port: int) -> Iterator[tuple[subprocess.Popen[str
         ),
     )
     aws_env = tmp_path / "stack" / "aws.json"
+    # Free ports throughout, so that a `make stack` running meanwhile changes nothing.
     process = subprocess.Popen(
         [sys.executable, "-m", "local_stack", "serve", "--env-vars", str(env_vars),
-         "--secrets-manager-port", "0", "--aws-env", str(aws_env)],
+         "--secrets-manager-port", "0", "--aws-env", str(aws_env), "--free-ports"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -444,10 +448,11 @@ def test_a_stack_file_left_by_a_stopped_stack_is_ignored(tmp_path: Path) -> None
 
 
 @pytest.fixture(scope="module")
-def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """``serve`` as a process of its own, its credential modes on the fixed ports
-    that ``events/env-<mode>.json`` name; yields the file ``invoke --aws-env`` reads.
-    Stopped with SIGINT, as Ctrl-C does."""
+def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """``serve`` as a process of its own, every port free (a `make stack` may be running
+    on the fixed ones), writing each mode's env-vars file for the ports it took; yields
+    the file ``invoke --aws-env`` reads and the folder of env files. Stopped with
+    SIGINT, as Ctrl-C does."""
     folder = tmp_path_factory.mktemp("mode-stack")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -464,9 +469,11 @@ def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ),
     )
     aws_env = folder / "aws.json"
+    env_folder = folder / "modes"
     process = subprocess.Popen(
         [sys.executable, "-m", "local_stack", "serve", "--env-vars", str(env_vars),
-         "--secrets-manager-port", "0", "--aws-env", str(aws_env)],
+         "--secrets-manager-port", "0", "--aws-env", str(aws_env), "--free-ports",
+         "--mode-env-dir", str(env_folder)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -478,12 +485,9 @@ def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     try:
         if not (banner and banner[-1].startswith("ready:")):
             process.wait(timeout=10)
-            pytest.fail(
-                f"serve did not start (exit status {process.returncode}); a port of "
-                f"{min(CREDENTIAL_PORTS.values())}-{TOKEN_ENDPOINT_PORT} may be taken by another "
-                f"`make stack`: {''.join(banner)}"
-            )
-        yield aws_env
+            status = process.returncode
+            pytest.fail(f"serve did not start (exit status {status}): {''.join(banner)}")
+        yield aws_env, env_folder
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -494,14 +498,26 @@ def mode_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 process.communicate()
 
 
+_PORT = re.compile(r"127\.0\.0\.1:\d+")
+
+
 @pytest.mark.parametrize("name", ENDPOINTS)
-def test_invoke_with_a_modes_env_file_succeeds_against_serve(name: str, mode_stack: Path) -> None:
+def test_invoke_with_a_modes_env_file_succeeds_against_serve(
+    name: str, mode_stack: tuple[Path, Path]
+) -> None:
+    aws_env, env_folder = mode_stack
+    env_file = mode_env_file(name, env_folder)
+    # What serve wrote is events/env-<mode>.json but for the ports it took.
+    written = env_file.read_text()
+    assert _PORT.sub("PORT", written) == _PORT.sub("PORT", mode_env_file(name).read_text())
+    uri = json.loads(written)["ExchangeFunction"]["WEBSOCKET_URI"]
+    assert uri != json.loads(mode_env_file(name).read_text())["ExchangeFunction"]["WEBSOCKET_URI"]
     # A fresh shell: none of the test session's endpoints or credentials.
     clean = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
 
     invoked = subprocess.run(
         [sys.executable, "-m", "local_stack", "invoke", "--event", DIRECT,
-         "--env-vars", str(mode_env_file(name)), "--aws-env", str(mode_stack)],
+         "--env-vars", str(env_file), "--aws-env", str(aws_env)],
         cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
@@ -509,8 +525,7 @@ def test_invoke_with_a_modes_env_file_succeeds_against_serve(name: str, mode_sta
     assert invoked.returncode == 0, output
     assert "--- direct.json: OK" in invoked.stdout
     assert '{"type": "subscribed", "channel": "prices"}' in invoked.stdout
-    scheme = "wss" if name == "mtls" else "ws"
-    assert f'"endpoint": "{scheme}://127.0.0.1:{CREDENTIAL_PORTS[name]}/v1"' in invoked.stdout
+    assert f'"endpoint": "{uri}"' in invoked.stdout
 
 
 def test_every_credential_mode_has_an_env_file_on_its_fixed_port() -> None:
@@ -518,4 +533,147 @@ def test_every_credential_mode_has_an_env_file_on_its_fixed_port() -> None:
         variables = json.loads(mode_env_file(name).read_text())["ExchangeFunction"]
 
         assert variables["WEBSOCKET_URI"].endswith(f"://127.0.0.1:{CREDENTIAL_PORTS[name]}/v1")
+        if name == "oauth2_client_credentials":
+            assert variables["OAUTH2_TOKEN_URL"].startswith(
+                f"http://127.0.0.1:{TOKEN_ENDPOINT_PORT}/"
+            )
     assert sorted(EVENTS.glob("env-*.json")) == sorted(mode_env_file(name) for name in ENDPOINTS)
+
+
+# --- make secret, make invoke PARAMS=... ------------------------------------------
+
+
+def _make(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``make`` in the repository, with this interpreter and without the venv step."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    return subprocess.run(
+        [make, "--no-print-directory", *arguments, f"PY={sys.executable}", "STAMP="],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _clean_shell() -> dict[str, str]:
+    """A fresh shell: none of the test session's endpoints or credentials."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+
+
+def test_make_secret_stores_the_value_unchanged_in_the_running_stack(
+    mode_stack: tuple[Path, Path],
+) -> None:
+    aws_env, _ = mode_stack
+    value = """{"token": "it's a $HOME \\"quoted\\" `value`; & | \\\\ ok"}"""
+
+    made = _make(
+        "secret", f"STACK_AWS_ENV={aws_env}", "NAME=my/own-token", f"VALUE={value}",
+        env=_clean_shell(),
+    )  # fmt: skip
+
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "my/own-token" in made.stdout
+    assert "$HOME" not in made.stdout + made.stderr, "the value is never printed"
+    stack = read_stack_environment(aws_env)
+    assert stack is not None
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=stack["AWS_ENDPOINT_URL_SECRETS_MANAGER"],
+        region_name=stack["AWS_REGION"],
+        aws_access_key_id=stack["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack["AWS_SECRET_ACCESS_KEY"],
+    )
+    assert client.get_secret_value(SecretId="my/own-token")["SecretString"] == value
+
+    # Again: a new current value, not an error.
+    again = _make(
+        "secret", f"STACK_AWS_ENV={aws_env}", "NAME=my/own-token", "VALUE=second",
+        env=_clean_shell(),
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert client.get_secret_value(SecretId="my/own-token")["SecretString"] == "second"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (["NAME=my/token"], "VALUE="),
+        (["VALUE=abc"], "NAME="),
+        (["NAME=my token", "VALUE=abc"], "secret name"),
+    ],
+)
+def test_make_secret_without_a_name_or_value_says_what_it_needs(
+    tmp_path: Path, arguments: list[str], says: str
+) -> None:
+    live = write(
+        tmp_path / "aws.json",
+        json.dumps({"pid": os.getpid(), "environment": {"AWS_REGION": "us-east-1"}}),
+    )
+    made = _make("secret", f"STACK_AWS_ENV={live}", *arguments, env=_clean_shell())
+
+    assert made.returncode == 2
+    # One line from us, then make's own "*** [Makefile:...] Error 2".
+    line, made_says = made.stderr.splitlines()
+    assert says in line and "Error 2" in made_says
+
+
+def test_make_secret_without_a_running_stack_says_to_start_it(tmp_path: Path) -> None:
+    made = _make(
+        "secret", f"STACK_AWS_ENV={tmp_path / 'none.json'}", "NAME=my/token", "VALUE=abc",
+        env=_clean_shell(),
+    )  # fmt: skip
+
+    assert made.returncode == 2
+    line, _ = made.stderr.splitlines()
+    assert "make stack" in line
+
+
+def test_make_invoke_passes_params_with_quotes_unchanged(
+    mode_stack: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # The message mode's success expression compares with a quoted string: without its
+    # quotes it compares two fields, never matches, and the run ends in a reply timeout.
+    aws_env, env_folder = mode_stack
+    variables = json.loads(mode_env_file("message", env_folder).read_text())["ExchangeFunction"]
+    success, failure = variables.pop("AUTH_SUCCESS"), variables.pop("AUTH_FAILURE")
+    assert "'" in success
+    variables["REPLY_TIMEOUT_SECONDS"] = "2"
+    env_file = write(tmp_path / "env.json", json.dumps({"ExchangeFunction": variables}))
+    params = f'AuthSuccess="{success}" AuthFailure="{failure}" LogLevel=INFO'
+
+    made = _make(
+        "invoke", f"STACK_AWS_ENV={aws_env}", f"EVENT={DIRECT}", f"ENV={env_file}",
+        f"PARAMS={params}", env=_clean_shell(),
+    )  # fmt: skip
+
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "--- direct.json: OK" in made.stdout
+    assert f"AuthSuccess: {success}" in made.stdout
+
+
+def test_invoke_refuses_an_unset_parameter_overrides_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_SUCH_PARAMS", raising=False)
+    status = cli.main(["invoke", "--event", DIRECT, "--parameter-overrides-env", "NO_SUCH_PARAMS"])
+
+    assert status == cli.USAGE
+    assert "NO_SUCH_PARAMS" in one_line_error(capsys)
+
+
+def test_make_secret_ignores_a_name_from_the_shell(tmp_path: Path) -> None:
+    # WSL exports NAME (the host name): it must not become the secret's name.
+    live = write(
+        tmp_path / "aws.json",
+        json.dumps({"pid": os.getpid(), "environment": {"AWS_REGION": "us-east-1"}}),
+    )
+    made = _make(
+        "secret", f"STACK_AWS_ENV={live}", "VALUE=abc", env={**_clean_shell(), "NAME": "host"}
+    )
+
+    assert made.returncode == 2
+    assert "NAME=" in made.stderr.splitlines()[0]

@@ -123,7 +123,7 @@ def test_rotation_changes_what_the_server_accepts_and_reset_restores_it(
     assert answers_ping(uri, additional_headers={"X-API-Key": original})
 
 
-def test_secrets_have_the_contract_shape_for_each_mode(credential_stack) -> None:
+def test_secrets_have_the_documented_shape_for_each_mode(credential_stack) -> None:
     basic_secret = json.loads(credential_stack.secret("basic"))
     oauth2_secret = json.loads(credential_stack.secret("oauth2_client_credentials"))
 
@@ -474,7 +474,7 @@ def test_mtls_refuses_an_untrusted_or_missing_client_certificate(
     assert credential_stack.mtls.handshakes == []
 
 
-def test_client_certificate_secret_has_the_contract_shape(credential_stack) -> None:
+def test_client_certificate_secret_has_the_documented_shape(credential_stack) -> None:
     secret = json.loads(credential_stack.client_certificate_secret(encrypted=True))
     context = ssl.create_default_context(cadata=secret["ca_bundle"])
     pki.load_cert_chain(context, secret["certificate"], secret["private_key"], secret["passphrase"])

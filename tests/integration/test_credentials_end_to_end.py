@@ -1,6 +1,6 @@
 """Every AUTH_MODE through the handler against its real local counterpart.
 
-For each mode: the right credential succeeds, a wrong one gives the contract's
+For each mode: the right credential succeeds, a wrong one gives the documented
 error, a rotated secret is fetched again after a 401/403, and no form of the
 credential appears in DEBUG output or in the result.
 """

@@ -119,7 +119,7 @@ def test_make_demo_runs_every_sample_event_then_every_mode_and_counts_them_all()
     output = demo.stdout + demo.stderr
     assert demo.returncode == 0, output
     events = [path.name for path in cli.sample_events()]
-    assert "monitor-scheduled.json" in events
+    assert "monitor-scheduler-input.json" in events
     assert "monitor-api.json" in events
     assert not any(name.startswith("env") for name in events)
     headers = [line for line in demo.stdout.splitlines() if line.startswith("--- ")]

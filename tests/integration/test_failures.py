@@ -1,4 +1,4 @@
-"""Every error type of the contract, produced by real parts on 127.0.0.1."""
+"""Every error type, produced by real parts on 127.0.0.1."""
 
 from __future__ import annotations
 

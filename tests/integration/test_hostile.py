@@ -2,7 +2,7 @@
 
 Each test meets a real part on 127.0.0.1 (a scripted websockets server, a raw
 HTTP responder, moto's Secrets Manager or a socket that never answers) through
-the real handler, and checks the contract's promises: a typed result, before
+the real handler, and checks the function's promises: a typed result, before
 the deadline, strict JSON, no credential in it.
 """
 

@@ -1,4 +1,4 @@
-"""Peak memory stays within a 128 MB function whatever a server sends (contract section 10).
+"""Peak memory stays within a 128 MB function whatever a server sends.
 
 The handler runs in a fresh child process that imports only what Lambda would
 (the handler, boto3), against a scripted server sending the costliest JSON there

@@ -1,4 +1,4 @@
-"""Reply checks through the handler (contract section 9): until, collect_seconds, expect."""
+"""Reply checks through the handler: until, collect_seconds, expect."""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def test_a_failing_default_expect_fails_the_run(run: Invoke, server) -> None:
     assert_error(result, "expectation_failed", retryable=False)
 
 
-@pytest.mark.parametrize("name", ["monitor-scheduled.json", "monitor-api.json"])
+@pytest.mark.parametrize("name", ["monitor-scheduler-input.json", "monitor-api.json"])
 def test_the_monitor_samples_pass_against_the_local_server(run: Invoke, server, name) -> None:
     answer = run(sample(name))
 

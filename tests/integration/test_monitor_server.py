@@ -251,14 +251,14 @@ def test_the_new_paths_refuse_a_wrong_token(
 
 
 @pytest.mark.parametrize(
-    ("name", "where"), [("monitor-scheduled.json", "detail"), ("monitor-api.json", "body")]
+    ("name", "where"), [("monitor-scheduler-input.json", "input"), ("monitor-api.json", "body")]
 )
 def test_the_monitor_samples_pass_against_the_default_path(
     server: LocalWebSocketServer, token: str, name: str, where: str
 ) -> None:
     """What ``make demo`` will see: ``until`` stops at the last reply, every expectation holds."""
     event = sample(name)
-    payload = event["detail"] if where == "detail" else json.loads(event["body"])
+    payload = event if where == "input" else json.loads(event["body"])
     checks = parse_checks(payload, error=InvalidRequest)
     assert checks is not None
     assert checks.until is not None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
+import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +15,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from websockets.asyncio.client import connect
 
+from local_stack import pki
 from local_stack.websocket_server import LocalWebSocketServer
+from ws_exchange import tls
+from ws_exchange.config import load_config
 
 from .test_observability import run_child
 
@@ -92,3 +98,95 @@ def test_trusted_certificate_is_accepted(
 
     assert results[0]["ok"] is True, results
     assert tls_server.messages == ["over tls"]
+
+
+# --------------------------------------------------------------------------- CA_BUNDLE
+
+
+@pytest.fixture(scope="module")
+def authority() -> pki.LocalPKI:
+    return pki.generate()
+
+
+@pytest.fixture
+def private_ca_server(authority: pki.LocalPKI, token: str) -> Iterator[LocalWebSocketServer]:
+    """A wss:// server whose certificate only the private CA vouches for; no client
+    certificate asked."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    pki.load_cert_chain(context, authority.server_cert_pem, authority.server_key_pem)
+    with LocalWebSocketServer(token, ssl_context=context) as server:
+        yield server
+
+
+@pytest.fixture
+def package(tmp_path: Path, authority: pki.LocalPKI) -> Path:
+    """A package root with the private CA's certificate at certs/ca.pem."""
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "ca.pem").write_text(authority.ca_pem)
+    return tmp_path
+
+
+async def _exchange(uri: str, token: str, context: ssl.SSLContext) -> str:
+    async with connect(
+        uri, ssl=context, additional_headers={"Authorization": f"Bearer {token}"}
+    ) as connection:
+        await connection.send('{"action": "ping"}')
+        reply = await connection.recv()
+    assert isinstance(reply, str)
+    return reply
+
+
+def test_a_server_behind_a_private_ca_is_trusted_with_the_bundle_alone(
+    private_ca_server: LocalWebSocketServer, package: Path, token: str
+) -> None:
+    config = load_config(
+        {
+            "WEBSOCKET_URI": private_ca_server.uri,
+            "AUTH_MODE": "none",
+            "CA_BUNDLE": "certs/ca.pem",
+            "LAMBDA_TASK_ROOT": str(package),
+        }
+    )
+    assert config.ca_bundle is not None
+    reply = asyncio.run(
+        _exchange(private_ca_server.uri, token, tls.server_context(config.ca_bundle))
+    )
+    assert json.loads(reply)["type"] == "pong"
+    assert private_ca_server.messages == ['{"action": "ping"}']
+
+
+def test_without_the_bundle_the_private_ca_server_is_refused(
+    private_ca_server: LocalWebSocketServer, token: str
+) -> None:
+    with pytest.raises(ssl.SSLCertVerificationError):
+        asyncio.run(_exchange(private_ca_server.uri, token, tls.server_context(None)))
+    assert private_ca_server.messages == []
+
+
+def test_the_client_certificate_context_trusts_the_bundle(
+    authority: pki.LocalPKI, package: Path, token: str
+) -> None:
+    # The server asks for a client certificate; the secret carries no ca_bundle of its
+    # own, so only CA_BUNDLE makes the server's certificate trusted.
+    secret = authority.client_secret()
+    del secret["ca_bundle"]
+    path = tls.ca_bundle_path("certs/ca.pem", str(package))
+    with LocalWebSocketServer(token, ssl_context=authority.server_context()) as server:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            asyncio.run(_exchange(server.uri, token, tls.client_context(json.dumps(secret))))
+        context = tls.client_context(json.dumps(secret), ca_bundle=path)
+        assert json.loads(asyncio.run(_exchange(server.uri, token, context)))["type"] == "pong"
+
+
+def test_the_function_trusts_the_bundle_end_to_end(
+    run, private_ca_server: LocalWebSocketServer, package: Path
+) -> None:
+    result = run(
+        {"message": "behind a private CA"},
+        WEBSOCKET_URI=private_ca_server.uri,
+        ALLOW_INSECURE_WEBSOCKET="false",
+        CA_BUNDLE="certs/ca.pem",
+        LAMBDA_TASK_ROOT=str(package),
+    )
+    assert result["ok"] is True, result
+    assert private_ca_server.messages == ["behind a private CA"]

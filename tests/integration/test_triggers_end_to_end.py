@@ -1,4 +1,4 @@
-"""Every trigger of the contract through the real handler and the local stack."""
+"""Every documented trigger through the real handler and the local stack."""
 
 from __future__ import annotations
 

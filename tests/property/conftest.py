@@ -2,7 +2,7 @@
 
 The fixtures are the integration suite's (moto's Secrets Manager over HTTP and the
 authenticated websockets server on 127.0.0.1), re-exported here so that pytest finds
-them for this folder too. The invariants are the contract's promises that hold for
+them for this folder too. The invariants are the function's promises that hold for
 every invocation, whatever the event, the configuration or the server:
 a typed result (or, with FAIL_ON_ERROR, an exception naming the type), before the
 deadline, strict JSON within Lambda's 6 MB response limit, no credential in it.
@@ -43,8 +43,8 @@ PROPERTY_SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-# The contract's table (section 3), written out rather than read from the code under test.
-CONTRACT_STATUS = {
+# docs/invocations.md's table, written out rather than read from the code under test.
+DOCUMENTED_STATUS = {
     "invalid_request": 400,
     "config_error": 500,
     "secret_not_found": 500,
@@ -169,7 +169,7 @@ def check_invariants(
         exc = outcome.raised
         # Only the opt-in raises, only for direct and scheduled invocations, only on failure.
         assert fail_on_error is not False and not api, f"raised without FAIL_ON_ERROR: {exc!r}"
-        assert exc.type in CONTRACT_STATUS, exc.type
+        assert exc.type in DOCUMENTED_STATUS, exc.type
         assert str(exc).startswith(exc.type), str(exc)
         assert secret not in str(exc) and secret not in repr(exc)
         return outcome.result
@@ -183,7 +183,7 @@ def check_invariants(
         assert answer["headers"] == {"Content-Type": "application/json"}
         assert isinstance(answer["body"], str)
         result = outcome.result
-        expected = 200 if result["error"] is None else CONTRACT_STATUS[result["error"]["type"]]
+        expected = 200 if result["error"] is None else DOCUMENTED_STATUS[result["error"]["type"]]
         assert answer["statusCode"] == expected, (answer["statusCode"], result["error"])
     else:
         result = answer
@@ -196,7 +196,7 @@ def check_invariants(
     else:
         error = result["error"]
         assert set(error) == {"type", "message", "retryable"}, error
-        assert error["type"] in CONTRACT_STATUS, error
+        assert error["type"] in DOCUMENTED_STATUS, error
         assert isinstance(error["message"], str) and error["message"], error
         assert isinstance(error["retryable"], bool)
         # FAIL_ON_ERROR raises for direct and scheduled invocations; a failed

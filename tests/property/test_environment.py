@@ -1,6 +1,6 @@
 """Property: whatever the deployer configures, the handler answers with a typed result.
 
-Hypothesis varies the contract's variables (section 2): the credential mode and every
+Hypothesis varies the documented variables: the credential mode and every
 mode setting, HANDSHAKE_HEADERS, SUBPROTOCOLS, the limits and timeouts,
 DEFAULT_MESSAGE, DEFAULT_EXPECT and WEBSOCKET_URI built from odd schemes, userinfo,
 hosts (IDNA, over-long labels, IPv6), ports and paths, starting from a valid
@@ -146,7 +146,7 @@ def uris(port: int) -> st.SearchStrategy[str]:
 def variables(
     port: int, closed_port: int, secret_id: str, endpoint: str
 ) -> dict[str, st.SearchStrategy[str]]:
-    """A strategy of odd and ordinary values for each variable of the contract."""
+    """A strategy of odd and ordinary values for each documented variable."""
     loopback_http = [f"http://127.0.0.1:{closed_port}/token", f"https://127.0.0.1:{closed_port}/t"]
     return {
         "WEBSOCKET_URI": uris(port),

@@ -5,7 +5,7 @@ lone surrogates, any nesting of lists and objects) and mutations of the sample e
 in events/ (scheduled events with odd ``detail``, API Gateway v1 and v2 events whose
 body is of any type, odd ``isBase64Encoded`` values and ``requestContext`` shapes), and
 runs each through the real handler with a valid environment pointing at the local
-server. Every answer is a typed result (or an API proxy answer with the contract's
+server. Every answer is a typed result (or an API proxy answer with the documented
 status code), strict JSON, free of the token, and an invalid request does no I/O.
 """
 
@@ -157,7 +157,7 @@ EVENTS_STRATEGY = st.one_of(
 
 
 def is_api(event: Any) -> bool:
-    """Whether the contract calls ``event`` an API Gateway event (section 3)."""
+    """Whether ``event`` is an API Gateway event, as docs/invocations.md says."""
     return (
         isinstance(event, dict)
         and isinstance(event.get("requestContext"), dict)

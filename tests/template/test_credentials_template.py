@@ -74,7 +74,11 @@ MODE_PARAMETERS: dict[str, dict[str, str]] = {
         "OAuth2Audience": "https://stream.example.com",
         "OAuth2ClientAuth": "client_secret_post",
     },
-    "sigv4": {"TokenSecretArn": "", "WebSocketUri": API_URI},
+    "sigv4": {
+        "TokenSecretArn": "",
+        "WebSocketUri": API_URI,
+        "ExecuteApiConnectArn": API_CONNECT_ROUTE,
+    },
     "message": {
         "TokenSecretArn": TOKEN_SECRET,
         "AuthMessage": '{"type": "auth", "access_token": "{token}"}',
@@ -92,6 +96,7 @@ VARIABLE_OF = {
     "TokenSecretArn": "TOKEN_SECRET_ID",
     "TokenSecretField": "TOKEN_SECRET_FIELD",
     "ClientCertSecretArn": "CLIENT_CERT_SECRET_ID",
+    "CaBundle": "CA_BUNDLE",
     "AuthScheme": "AUTH_SCHEME",
     "AuthHeader": "AUTH_HEADER",
     "AuthQueryParam": "AUTH_QUERY_PARAM",
@@ -110,8 +115,8 @@ VARIABLE_OF = {
     "Subprotocols": "SUBPROTOCOLS",
 }
 PARAMETER_OF = {variable: parameter for parameter, variable in VARIABLE_OF.items()}
-# Contract section 2 defaults that are not "unset" (the others default to "").
-CONTRACT_DEFAULTS = {**MODE_VARIABLE_DEFAULTS, "AUTH_MODE": "bearer", "HANDSHAKE_HEADERS": "{}"}
+# Documented defaults that are not "unset" (the others default to "").
+DOCUMENTED_DEFAULTS = {**MODE_VARIABLE_DEFAULTS, "AUTH_MODE": "bearer", "HANDSHAKE_HEADERS": "{}"}
 
 
 def _configuration_id(mode: str, cert: bool, kms: bool, layer: bool) -> str:
@@ -222,8 +227,12 @@ def test_execute_api_invoke_is_granted_in_sigv4_mode_only_on_connect(deployed: D
         assert "execute-api" not in json.dumps(deployed.statements)
 
 
-def test_kms_decrypt_is_granted_only_with_a_customer_managed_key(deployed: Deployed) -> None:
-    assert deployed.grants("kms:Decrypt") == ([KMS_KEY] if deployed.kms else [])
+def test_kms_decrypt_is_granted_only_with_a_customer_managed_key_and_a_secret_to_read(
+    deployed: Deployed,
+) -> None:
+    reads_a_secret = deployed.mode in SECRET_MODES or deployed.cert
+    expected = [KMS_KEY] if deployed.kms and reads_a_secret else []
+    assert deployed.grants("kms:Decrypt") == expected
 
 
 def test_the_environment_carries_the_parameters_and_the_function_accepts_it(
@@ -303,31 +312,6 @@ def test_the_linted_configurations_cover_every_mode_and_every_extras_combination
 # --------------------------------------------------------------------------- sigv4 grant
 
 
-@pytest.mark.parametrize(
-    "uri",
-    [
-        API_URI,
-        f"{API_URI}/",
-        f"{API_URI}?tenant=blue",
-        "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com:443/prod",
-    ],
-)
-def test_the_connect_route_is_derived_from_the_api_uri(uri: str) -> None:
-    values = parameter_values(_template(), {**MODE_PARAMETERS["sigv4"], "AuthMode": "sigv4"})
-    values["WebSocketUri"] = uri
-    cfn = _transformed("sigv4")
-    conditions = evaluate_conditions(cfn, values)
-    role_id = cfn["Resources"][FUNCTION_ID]["Properties"]["Role"]["Fn::GetAtt"][0]
-    policies = evaluate(cfn["Resources"][role_id]["Properties"]["Policies"], values, conditions)
-    resources = [
-        s["Resource"]
-        for p in policies
-        for s in p["PolicyDocument"]["Statement"]
-        if s["Action"] == "execute-api:Invoke"
-    ]
-    assert resources == [API_CONNECT_ROUTE]
-
-
 def _connect_grants(overrides: dict[str, str]) -> list[Any]:
     values = parameter_values(_template(), overrides)
     cfn = _transformed("sigv4")
@@ -342,12 +326,12 @@ def _connect_grants(overrides: dict[str, str]) -> list[Any]:
     ]
 
 
-def test_an_explicit_connect_arn_replaces_the_derived_one_for_custom_domains() -> None:
+def test_the_connect_arn_is_the_grant_for_a_custom_domain() -> None:
     route = "arn:aws:execute-api:us-east-1:123456789012:zz99yy88xx/live/$connect"
     overrides = {
         "AuthMode": "sigv4",
         "TokenSecretArn": "",
-        "WebSocketUri": "wss://ws.example.com",
+        "WebSocketUri": "wss://ws.example.com/live",
         "Sigv4Region": "us-east-1",
         "ExecuteApiConnectArn": route,
     }
@@ -355,20 +339,43 @@ def test_an_explicit_connect_arn_replaces_the_derived_one_for_custom_domains() -
     assert _connect_grants(overrides) == [route]
 
 
-def test_a_uri_without_a_stage_cannot_be_deployed_in_sigv4_mode_without_the_arn() -> None:
-    # CloudFormation fails the deploy on Fn::Select past the end rather than granting a
-    # route that does not exist; the evaluator asserts where CloudFormation would fail.
-    with pytest.raises(AssertionError, match="Fn::Select"):
-        _connect_grants(
-            {
-                "AuthMode": "sigv4",
-                "WebSocketUri": "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
-            }
-        )
+@pytest.mark.parametrize(
+    "uri",
+    [
+        # A custom domain name: nothing in it names the API, its region or its stage.
+        "wss://ws.example.com/prod",
+        "wss://ws.example.com",
+        # The API's own URL too: a rule cannot read the URI, so it cannot tell the two apart.
+        API_URI,
+    ],
+)
+def test_sigv4_without_the_connect_arn_is_refused_by_a_rule(uri: str) -> None:
+    values = parameter_values(
+        _template(), {"AuthMode": "sigv4", "TokenSecretArn": "", "WebSocketUri": uri}
+    )
+    refused = failed_rules(_template(), values)
+    assert len(refused) == 1, refused
+    assert "ExecuteApiConnectArn is required with AuthMode sigv4" in refused[0]
+    assert "$connect" in refused[0]
 
 
-def test_the_derivation_is_not_evaluated_outside_sigv4_mode() -> None:
-    # Any wss:// URI deploys in the other modes, stage or not.
+def test_the_grant_is_never_derived_from_the_uri() -> None:
+    # With a custom domain, a grant derived from the host named the API "ws" in region
+    # "com": a wrong grant that deployed. Only the parameter's value is ever granted.
+    grants = _connect_grants(
+        {
+            "AuthMode": "sigv4",
+            "WebSocketUri": "wss://ws.example.com/prod",
+            "ExecuteApiConnectArn": API_CONNECT_ROUTE,
+        }
+    )
+    assert grants == [API_CONNECT_ROUTE]
+    cfn = _transformed("sigv4")
+    role_id = cfn["Resources"][FUNCTION_ID]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert "WebSocketUri" not in json.dumps(cfn["Resources"][role_id]["Properties"]["Policies"])
+
+
+def test_no_connect_grant_outside_sigv4_mode() -> None:
     assert _connect_grants({"WebSocketUri": "wss://stream.example.com"}) == []
 
 
@@ -495,13 +502,13 @@ def test_the_connect_arn_is_refused_outside_sigv4_mode() -> None:
 # --------------------------------------------------------------------------- parameters
 
 
-def test_each_credential_variable_is_a_ref_to_its_parameter_with_the_contract_default() -> None:
+def test_each_credential_variable_is_a_ref_to_its_parameter_with_the_documented_default() -> None:
     template = _template()
     variables = template["Resources"][FUNCTION_ID]["Properties"]["Environment"]["Variables"]
     for parameter, variable in VARIABLE_OF.items():
         assert variables[variable] == {"Ref": parameter}, variable
         default = template["Parameters"][parameter]["Default"]
-        assert default == CONTRACT_DEFAULTS.get(variable, ""), parameter
+        assert default == DOCUMENTED_DEFAULTS.get(variable, ""), parameter
 
 
 def test_auth_mode_offers_exactly_the_functions_modes() -> None:
@@ -529,6 +536,13 @@ def test_every_parameter_is_described_and_in_exactly_one_group() -> None:
         ("ClientCertSecretArn", "", True),
         ("ClientCertSecretArn", CERT_SECRET, True),
         ("ClientCertSecretArn", "websocket-exchange/cert", False),
+        ("CaBundle", "", True),
+        ("CaBundle", "certs/ca.pem", True),
+        ("CaBundle", "certs/private-ca_2.crt", True),
+        ("CaBundle", "/etc/ssl/cert.pem", False),
+        ("CaBundle", "../ca.pem", False),
+        ("CaBundle", "certs/../../ca.pem", False),
+        ("CaBundle", "certs/my ca.pem", False),
         ("AuthScheme", "Bearer", True),
         ("AuthScheme", "Bearer token", False),
         ("AuthScheme", "", False),
@@ -604,3 +618,31 @@ def test_the_commented_samconfig_examples_name_real_parameters_and_pass_the_rule
         # Not the bearer default's token secret: each example stands on its own.
         values = parameter_values(_template(), {"TokenSecretArn": "", **example})
         assert failed_rules(_template(), values) == [], example
+
+
+# --------------------------------------------------------------------------- CA bundle
+
+
+def test_the_ca_bundle_parameter_reaches_the_function_which_checks_the_file() -> None:
+    values = parameter_values(_template(), {"CaBundle": "certs/no-such-ca.pem"})
+    environment = _environment(values)
+    assert environment["CA_BUNDLE"] == "certs/no-such-ca.pem"
+    with pytest.raises(ConfigError, match="CA_BUNDLE"):
+        _loaded(environment)
+
+
+# --------------------------------------------------------------------------- API authorization
+
+
+def test_a_jwt_audience_without_an_issuer_is_refused_by_a_rule() -> None:
+    # Without an issuer the route stays IAM-authorized: the audience would do nothing.
+    values = parameter_values(_template(), {"JwtAudience": "my-client-id"})
+    refused = failed_rules(_template(), values)
+    assert len(refused) == 1 and "JwtAudience" in refused[0] and "JwtIssuer" in refused[0]
+
+
+def test_a_jwt_issuer_and_audience_together_pass_the_rules() -> None:
+    values = parameter_values(
+        _template(), {"JwtIssuer": "https://auth.example.com/", "JwtAudience": "my-client-id"}
+    )
+    assert failed_rules(_template(), values) == []

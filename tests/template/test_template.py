@@ -31,8 +31,9 @@ from ._cfn import (
 FUNCTION_ID = "ExchangeFunction"
 HANDLER = "ws_exchange.handler.lambda_handler"
 
-# Contract section 2 (with the deployed values for the optional ones) plus Powertools.
-CONTRACT_ENVIRONMENT = {
+# docs/configuration.md's variables (with the deployed values for the optional ones) plus
+# Powertools'.
+DOCUMENTED_ENVIRONMENT = {
     "WEBSOCKET_URI": {"Ref": "WebSocketUri"},
     "TOKEN_SECRET_ID": {"Ref": "TokenSecretArn"},
     "TOKEN_SECRET_FIELD": "token",
@@ -51,7 +52,7 @@ CONTRACT_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "WebSocketExchange",
 }
 
-# Fields a direct payload may carry (contract section 3).
+# Fields a direct payload may carry (docs/invocations.md).
 DIRECT_PAYLOAD_FIELDS = {
     "message",
     "messages",
@@ -145,10 +146,10 @@ def test_code_uri_is_the_src_directory(template: dict) -> None:
     assert (ROOT / "src" / "requirements.txt").is_file()
 
 
-def test_every_contract_environment_variable_is_declared(template: dict, cfn: dict) -> None:
+def test_every_documented_environment_variable_is_declared(template: dict, cfn: dict) -> None:
     declared = function(cfn)["Environment"]["Variables"]
-    assert set(CONTRACT_ENVIRONMENT) <= set(declared), set(CONTRACT_ENVIRONMENT) - set(declared)
-    for name, expected in CONTRACT_ENVIRONMENT.items():
+    assert set(DOCUMENTED_ENVIRONMENT) <= set(declared), set(DOCUMENTED_ENVIRONMENT) - set(declared)
+    for name, expected in DOCUMENTED_ENVIRONMENT.items():
         value = declared[name]
         if isinstance(expected, str):
             # Either the literal or a parameter whose default is it; always a string.
@@ -229,14 +230,22 @@ def test_secret_read_is_scoped_to_exactly_the_secret_parameters(cfn: dict) -> No
             assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
 
 
-def test_kms_decrypt_only_with_a_customer_managed_key(template: dict, cfn: dict) -> None:
+def test_kms_decrypt_only_with_a_customer_managed_key_and_a_secret(
+    template: dict, cfn: dict
+) -> None:
     assert template["Parameters"]["SecretKmsKeyArn"]["Default"] == ""
     assert cfn["Conditions"]["HasSecretKmsKey"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "SecretKmsKeyArn"}, ""]}]
     }
+    assert cfn["Conditions"]["DecryptsSecretWithKmsKey"] == {
+        "Fn::And": [
+            {"Condition": "HasSecretKmsKey"},
+            {"Fn::Or": [{"Condition": "HasTokenSecret"}, {"Condition": "HasClientCertSecret"}]},
+        ]
+    }
     for conditions in condition_combinations(cfn):
         kms = [s for s in role_statements(cfn, conditions) if "kms:" in json.dumps(s["Action"])]
-        if not conditions["HasSecretKmsKey"]:
+        if not conditions["DecryptsSecretWithKmsKey"]:
             assert kms == []
             continue
         assert len(kms) == 1, kms
@@ -244,32 +253,6 @@ def test_kms_decrypt_only_with_a_customer_managed_key(template: dict, cfn: dict)
         assert as_list(kms[0]["Resource"]) == [{"Ref": "SecretKmsKeyArn"}]
         via = kms[0]["Condition"]["StringEquals"]["kms:ViaService"]
         assert "secretsmanager." in json.dumps(via)
-
-
-def _select(index: int, separator: str, value: Any) -> dict[str, Any]:
-    return {"Fn::Select": [index, {"Fn::Split": [separator, value]}]}
-
-
-_URI = {"Ref": "WebSocketUri"}
-_HOST = _select(2, "/", _URI)
-# The sigv4 grant's resource as written: the explicit ARN, or one derived from WebSocketUri.
-CONNECT_ROUTE = {
-    "Fn::If": [
-        "HasExecuteApiConnectArn",
-        {"Ref": "ExecuteApiConnectArn"},
-        {
-            "Fn::Sub": [
-                "arn:${AWS::Partition}:execute-api:${ApiRegion}:${AWS::AccountId}:"
-                "${ApiId}/${Stage}/$connect",
-                {
-                    "ApiId": _select(0, ".", _HOST),
-                    "ApiRegion": _select(2, ".", _HOST),
-                    "Stage": _select(3, "/", _select(0, "?", _URI)),
-                },
-            ]
-        },
-    ]
-}
 
 
 def test_role_grants_nothing_else(cfn: dict) -> None:
@@ -282,7 +265,7 @@ def test_role_grants_nothing_else(cfn: dict) -> None:
         "kms:Decrypt": [[{"Ref": "SecretKmsKeyArn"}]],
         "sqs:SendMessage": [[{"Fn::GetAtt": ["FailureQueue", "Arn"]}]],
         # sigv4 only: the $connect route (tests/template/test_credentials_template.py).
-        "execute-api:Invoke": [[route] for route in CONNECT_ROUTE["Fn::If"][1:]],
+        "execute-api:Invoke": [[{"Ref": "ExecuteApiConnectArn"}]],
     }
     for conditions in condition_combinations(cfn):
         for statement in role_statements(cfn, conditions):
@@ -542,5 +525,5 @@ def test_samconfig_overrides_name_real_parameters_with_placeholders(
         names = {item.split("=", 1)[0] for item in overrides.split()}
         assert required <= names, (command, required - names)
         assert names <= set(template["Parameters"]), names - set(template["Parameters"])
-        # Placeholders must never look deployable (contract: the secret ARN is checked by pattern).
+        # Placeholders must never look deployable (the secret ARN is checked by pattern).
         assert "REPLACE" in overrides or "example" in overrides

@@ -1,4 +1,4 @@
-"""Reply checks: parsing, compiling and evaluating JMESPath (contract section 9)."""
+"""Reply checks: parsing, compiling and evaluating JMESPath."""
 
 from __future__ import annotations
 
@@ -521,11 +521,11 @@ def test_checks_are_frozen() -> None:
 
 @pytest.mark.parametrize(
     ("name", "where"),
-    [("monitor-scheduled.json", "detail"), ("monitor-api.json", "body")],
+    [("monitor-scheduler-input.json", "input"), ("monitor-api.json", "body")],
 )
 def test_the_monitor_samples_carry_valid_until_and_expect(name: str, where: str) -> None:
     event = json.loads((EVENTS / name).read_text(encoding="utf-8"))
-    payload = event[where] if where == "detail" else json.loads(event[where])
+    payload = event if where == "input" else json.loads(event[where])
     checks = checks_of(payload)
     assert checks.until is not None
     assert checks.expect

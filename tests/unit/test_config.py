@@ -1,4 +1,4 @@
-"""Configuration (contract section 2): defaults, validation, the public endpoint."""
+"""Configuration: defaults, validation, the public endpoint."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def config_error(environ: dict[str, str]) -> ConfigError:
 # --- defaults ---------------------------------------------------------------
 
 
-def test_minimal_environment_gives_every_default_of_the_contract_table() -> None:
+def test_minimal_environment_gives_every_documented_default() -> None:
     config = load_config(BASE)
     assert isinstance(config, Config)
     assert config.websocket_uri == "wss://stream.example.com/v1"

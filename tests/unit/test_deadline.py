@@ -1,4 +1,4 @@
-"""Time budgets (contract section 6): every wait is capped by the Lambda deadline."""
+"""Time budgets: every wait is capped by the Lambda deadline."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The reply loop's own deadline check (contract section 6), without a network.
+"""The reply loop's own deadline check, without a network.
 
 A reply that is already buffered returns without yielding to the event loop,
 where timers fire: a server that keeps the buffer full would hold the answer

@@ -1,4 +1,4 @@
-"""Message framing (contract section 4)."""
+"""Message framing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The result (contract section 5), the API answer (section 3) and the error types."""
+"""The result, the API answer and the error types."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from ws_exchange.errors import ERROR_TYPES, ConnectFailed, ExchangeError, ReplyT
 from ws_exchange.plan import Progress
 from ws_exchange.result import api_response, build_result, status_code
 
-# Copied from the contract, section 5 ("Error types") and section 3 (status codes).
-CONTRACT_TYPES = [
+# Written out from docs/results-and-errors.md (the error types) and docs/invocations.md
+# (status codes), not read from the code under test.
+DOCUMENTED_TYPES = [
     "invalid_request",
     "config_error",
     "secret_not_found",
@@ -31,7 +32,7 @@ CONTRACT_TYPES = [
     "expectation_failed",
     "internal_error",
 ]
-CONTRACT_STATUS = {
+DOCUMENTED_STATUS = {
     "invalid_request": 400,
     "config_error": 500,
     "secret_not_found": 500,
@@ -94,8 +95,8 @@ def result(error: ExchangeError | None = None, **overrides: Any) -> dict[str, An
 # --- error types ---------------------------------------------------------------
 
 
-def test_error_types_equal_the_contract_list() -> None:
-    assert [cls.type for cls in ERROR_TYPES] == CONTRACT_TYPES
+def test_error_types_equal_the_documented_list() -> None:
+    assert [cls.type for cls in ERROR_TYPES] == DOCUMENTED_TYPES
     assert len(set(ERROR_TYPES)) == len(ERROR_TYPES)
 
 
@@ -125,7 +126,7 @@ def test_every_error_class_in_the_module_is_listed() -> None:
         ("MessageTooLarge", "message_too_large"),
     ],
 )
-def test_each_class_carries_its_contract_type(class_name: str, type_: str) -> None:
+def test_each_class_carries_its_documented_type(class_name: str, type_: str) -> None:
     cls = getattr(errors, class_name)
     assert cls.type == type_
     assert cls("x").type == type_
@@ -182,7 +183,7 @@ def test_retryable_can_be_overridden(cls: type[ExchangeError], retryable: bool) 
 # --- build_result ------------------------------------------------------------------
 
 
-def test_ok_result_has_exactly_the_contract_shape() -> None:
+def test_ok_result_has_exactly_the_documented_shape() -> None:
     built = result()
     assert set(built) == RESULT_KEYS
     assert set(built["timings_ms"]) == TIMING_KEYS
@@ -259,15 +260,15 @@ def test_status_code_ok() -> None:
     assert api_response(result(), None)["statusCode"] == 200
 
 
-@pytest.mark.parametrize(("type_", "expected"), sorted(CONTRACT_STATUS.items()))
-def test_status_code_for_every_error_type_matches_the_contract(type_: str, expected: int) -> None:
+@pytest.mark.parametrize(("type_", "expected"), sorted(DOCUMENTED_STATUS.items()))
+def test_status_code_for_every_error_type_is_the_documented_one(type_: str, expected: int) -> None:
     error = BY_TYPE[type_]("x")
     assert status_code(error) == expected
     assert api_response(result(error), error)["statusCode"] == expected
 
 
 def test_status_table_covers_every_error_type() -> None:
-    assert set(CONTRACT_STATUS) == {cls.type for cls in ERROR_TYPES}
+    assert set(DOCUMENTED_STATUS) == {cls.type for cls in ERROR_TYPES}
 
 
 @pytest.mark.parametrize("retryable", [True, False])

@@ -130,7 +130,7 @@ def test_a_body_that_is_not_a_json_object_is_retryable_and_quotes_nothing(body: 
         (503, b"", SecretAccessDenied, True),
     ],
 )
-def test_each_failure_answer_maps_to_its_contract_error(
+def test_each_failure_answer_maps_to_its_error_type(
     status: int, body: bytes, expected: type[Exception], retryable: bool
 ) -> None:
     error = classify_failure(status, body)

@@ -111,7 +111,7 @@ def test_plain_string_is_the_token(raw: str | bytes, expected: str) -> None:
     ['"abc"', "[1]", "[1,2]", "123", "true", "null", '["tok"]', "{abc}", "{not-json"],
 )
 def test_json_that_is_not_an_object_is_the_literal_token(raw: str) -> None:
-    # The contract: a SecretString that is not a JSON object is the token itself.
+    # As documented: a SecretString that is not a JSON object is the token itself.
     assert extract_token(raw, "token") == raw
     assert extract_token(f"  {raw}\n", "token") == raw
 

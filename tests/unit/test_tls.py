@@ -247,3 +247,51 @@ def test_the_default_context_verifies_and_is_built_once() -> None:
     assert context is default_context()
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
+
+
+# --------------------------------------------------------------------------- no memory files
+
+
+@pytest.fixture
+def without_memory_files(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, int, int]]:
+    """Make this Linux look like macOS, which has no os.memfd_create (the platform
+    difference cannot be had otherwise), and record each file os.open creates:
+    (path, flags, mode, mode of its directory at that moment)."""
+    monkeypatch.delattr(os, "memfd_create")
+    created: list[tuple[str, int, int, int]] = []
+    real_open = os.open
+
+    def spy(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if flags & os.O_CREAT:
+            folder = os.path.dirname(str(path))
+            created.append((str(path), flags, mode, os.stat(folder).st_mode & 0o777))
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "open", spy)
+    return created
+
+
+def test_without_memory_files_the_key_is_loaded_from_a_private_file_removed_at_once(
+    pki: dict[str, Any], tmp_path: Path, without_memory_files: list[tuple[str, int, int, int]]
+) -> None:
+    context = client_context(_secret(pki))
+
+    assert _handshake(context, pki, tmp_path) == "client"
+    (key_file,) = [entry for entry in without_memory_files if "client-key" in entry[0]]
+    path, flags, mode, folder_mode = key_file
+    assert mode == 0o600 and folder_mode == 0o700
+    # Created here and now: never an existing file, nor one reached through a link.
+    assert flags & os.O_EXCL and flags & os.O_NOFOLLOW
+    assert not os.path.exists(path) and not os.path.exists(os.path.dirname(path))
+    if os.access("/dev/shm", os.W_OK | os.X_OK):
+        assert path.startswith("/dev/shm/"), path
+
+
+def test_without_memory_files_a_key_that_fails_to_load_is_removed_too(
+    pki: dict[str, Any], without_memory_files: list[tuple[str, int, int, int]]
+) -> None:
+    with pytest.raises(SecretInvalid):
+        client_context(_secret(pki, private_key=_key_pem(pki["stranger_key"])))
+    assert without_memory_files
+    for path, *_ in without_memory_files:
+        assert not os.path.exists(os.path.dirname(path))

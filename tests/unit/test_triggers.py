@@ -1,4 +1,4 @@
-"""Trigger recognition and request validation (contract section 3)."""
+"""Trigger recognition and request validation."""
 
 from __future__ import annotations
 
@@ -723,3 +723,16 @@ def test_a_message_the_timestamp_takes_past_the_limit_is_invalid_request(
     with pytest.raises(InvalidRequest) as info:
         stamped(request.messages, "t" * 64)
     assert info.value.message == f"{which} is larger than {MAX_OUTGOING_BYTES} bytes once encoded."
+
+
+def test_scheduled_samples_carry_an_empty_detail_as_eventbridge_sends_them() -> None:
+    # A schedule rule's event always has "detail": {}; a payload for a scheduled run
+    # comes as a Scheduler or rule Input instead, which is a direct payload.
+    scheduled = [
+        path.name
+        for path in sorted(EVENTS.glob("*.json"))
+        if json.loads(path.read_text()).get("detail-type") == "Scheduled Event"
+    ]
+    assert scheduled
+    for name in scheduled:
+        assert load_event(name)["detail"] == {}, name

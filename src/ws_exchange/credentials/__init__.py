@@ -1,4 +1,4 @@
-"""Credential modes (the contract's section 8): how credentials travel on the handshake.
+"""Credential modes: how credentials travel on the handshake.
 
 The interface lives here; each ``AUTH_MODE`` value has a module of its own, imported on
 first use only (:func:`load_mode`), so a ``bearer`` deployment never imports the
@@ -64,7 +64,7 @@ class SecretValue:
 
 
 # Reads the mode's configured secret: ``read_secret(refresh)``; ``refresh=True``
-# bypasses the cache. Raises the contract's ``secret_*`` errors; capped by the deadline.
+# bypasses the cache. Raises the ``secret_*`` errors; capped by the deadline.
 ReadSecret = Callable[[bool], SecretValue]
 
 
@@ -123,7 +123,7 @@ class CredentialMode(Protocol):
         ...
 
 
-# What TOKEN_SECRET_ID must hold, per mode that reads it (the contract's section 8 table).
+# What TOKEN_SECRET_ID must hold, per mode that reads it (docs/credentials.md's table).
 SECRET_SHAPES: dict[str, str] = {
     "bearer": "the token",
     "header": "the token",
@@ -136,7 +136,7 @@ SECRET_SHAPES: dict[str, str] = {
 
 # Each mode-specific variable and the modes it belongs to. Set in any other mode, it is a
 # contradiction: the deployer meant another mode, or left a setting behind that does nothing.
-# TOKEN_SECRET_ID (and its field) are not here: the contract ignores them where no
+# TOKEN_SECRET_ID (and its field) are not here: the function ignores them where no
 # secret is read, so that switching to ``sigv4`` or ``none`` needs no other change.
 _TOKEN_MODES = frozenset({"bearer", "header", "query", "subprotocol", "message"})
 MODE_VARIABLES: dict[str, frozenset[str]] = {

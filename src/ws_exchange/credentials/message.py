@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ..deadline import Deadline
 
 PLACEHOLDER = "{token}"
-# Greetings and notices a server may send before its verdict (the contract's bound).
+# Greetings and notices a server may send before its verdict (a documented bound).
 MAX_SKIPPED_REPLIES = 10
 
 Verdict = Literal["success", "failure", "skip"]

@@ -324,7 +324,7 @@ def _post(request: TokenRequest, timeout: float) -> tuple[int, bytes]:
 
 
 def transport_error(exc: BaseException, timeout: float) -> TokenEndpointRefused:
-    """The contract's error for a urllib3 failure. Pure; never copies the library's text."""
+    """The error type for a urllib3 failure. Pure; never copies the library's text."""
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
     # NewConnectionError subclasses ConnectTimeoutError (urllib3 2.x, for compatibility):
@@ -364,7 +364,7 @@ class OAuth2ClientCredentials(HandshakeOnly):
 
         Raises:
             SecretInvalid: the secret is not the client credentials.
-            TokenRequestFailed: no usable access token (retryable per the contract).
+            TokenRequestFailed: no usable access token (retryable as documented).
         """
         secret = read_secret(False)
         client = client_from_secret(secret.text)

@@ -99,7 +99,7 @@ def test_a_variable_of_another_mode_is_a_config_error_naming_it(variable: str, n
     assert name in message
 
 
-def test_examples_from_the_contract_are_contradictions() -> None:
+def test_the_documented_examples_are_contradictions() -> None:
     assert "AUTH_HEADER" in config_error({"TOKEN_SECRET_ID": "s", "AUTH_HEADER": "X-Key"})
     assert "AUTH_SCHEME" in config_error(
         {"AUTH_MODE": "basic", "TOKEN_SECRET_ID": "s", "AUTH_SCHEME": "Basic"}

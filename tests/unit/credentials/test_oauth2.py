@@ -272,9 +272,7 @@ def test_an_error_code_outside_rfc_6749_is_never_repeated() -> None:
         (200, b"\xff\xfe", False),
     ],
 )
-def test_failures_are_classified_per_the_contract(
-    status: int, body: bytes, retryable: bool
-) -> None:
+def test_failures_are_classified_as_documented(status: int, body: bytes, retryable: bool) -> None:
     with pytest.raises(TokenRequestFailed) as info:
         parse_answer(status, body)
     assert info.value.retryable is retryable
