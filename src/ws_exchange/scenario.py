@@ -26,6 +26,12 @@ the leftmost place it can:
 * anything else, a single brace or a ``}}`` on its own included, is literal
   text. So ``{{{id}}}`` is ``{`` + the value of ``id`` + ``}``.
 
+Leftmost matching lets a literal brace stand right beside a placeholder, and
+leaves text without ``{{`` or ``}}}}`` (JSON held in a string, most GraphQL)
+untouched. Four closing braces stand for two even where no placeholder is near:
+that is what the escape means, so a compact GraphQL query ending in ``}}}}``
+must double them.
+
 A string that is exactly one placeholder is replaced by the variable's value
 with its JSON type (a number stays a number, an object an object); within a
 longer string, a string value is inserted as is and any other value as compact
