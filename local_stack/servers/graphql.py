@@ -147,9 +147,7 @@ class _GraphQLApp(GraphQL[Any, Any]):
         params = context.get("connection_params")
         presented = params.get("Authorization") if isinstance(params, dict) else None
         expected = f"Bearer {self.counterpart.token}".encode()
-        if not (
-            isinstance(presented, str) and hmac.compare_digest(presented.encode(), expected)
-        ):
+        if not (isinstance(presented, str) and hmac.compare_digest(presented.encode(), expected)):
             raise ConnectionRejectionError({"message": "unauthorized"})
         # UNSET: a bare ``{"type": "connection_ack"}``, as the protocol shows it.
         bare: UnsetType = UNSET
