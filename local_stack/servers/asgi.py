@@ -35,6 +35,9 @@ class _Uvicorn:
         config = uvicorn.Config(
             app,
             lifespan="off",
+            # None: no dictConfig over the process's logging, which the tests
+            # (and the function's own log capture) rely on.
+            log_config=None,
             log_level="warning",
             # websockets is already the product's library; its Sans-I/O core is
             # what uvicorn's "websockets-sansio" drives.
