@@ -139,7 +139,8 @@ def _decode(frame: str | bytes) -> Any:
 
 class ScenarioServer:
     """The server, running in a background thread from :meth:`start` until
-    :meth:`stop`, on a free port of 127.0.0.1.
+    :meth:`stop`, on a free port of 127.0.0.1 unless ``port`` is given (the
+    fixed ports the env-vars files in ``events/scenarios/`` name).
 
     :attr:`messages` records every frame received, :attr:`handshakes` every
     handshake's headers, :attr:`sessions` every session id handed out.
@@ -150,8 +151,10 @@ class ScenarioServer:
         token: str | None = None,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        port: int = 0,
     ) -> None:
         self.token = token
+        self.port = port
         self.handshakes: list[Headers] = []
         self.messages: list[str | bytes] = []
         self.sessions: list[str] = []
@@ -174,7 +177,7 @@ class ScenarioServer:
         self._server = serve(
             self._serve,
             "127.0.0.1",
-            0,
+            self.port,
             ssl=self._ssl_context,
             process_request=self._check,
             compression=None,
@@ -230,7 +233,7 @@ class ScenarioServer:
 
 
 def tls_scenario_server(
-    days_left: float = DEFAULT_CERTIFICATE_DAYS, *, token: str | None = None
+    days_left: float = DEFAULT_CERTIFICATE_DAYS, *, token: str | None = None, port: int = 0
 ) -> ScenarioServer:
     """A :class:`ScenarioServer` over ``wss://`` (not started) whose certificate
     for 127.0.0.1 expires ``days_left`` days from now (negative: already
@@ -239,7 +242,7 @@ def tls_scenario_server(
     not_after = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=days_left)
     authority = pki.generate(server_not_after=not_after)
     server = ScenarioServer(
-        token, ssl_context=authority.server_context(require_client_certificate=False)
+        token, ssl_context=authority.server_context(require_client_certificate=False), port=port
     )
     server.pki = authority
     # X.509 keeps whole seconds.

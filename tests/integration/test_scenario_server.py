@@ -5,6 +5,7 @@ wss:// variant whose certificate expires when told."""
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import threading
 import time
@@ -285,3 +286,13 @@ def test_stop_releases_the_port_and_leaves_no_thread() -> None:
     assert eventually(lambda: set(threading.enumerate()) <= before)
     with pytest.raises(OSError):
         connect(uri + "/echo", open_timeout=2).close()
+
+
+def test_a_given_port_is_the_one_served() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with ScenarioServer(port=port) as server, connect(f"ws://127.0.0.1:{port}/echo") as client:
+        assert server.uri == f"ws://127.0.0.1:{port}"
+        client.send("fixed")
+        assert client.recv(timeout=5) == "fixed"
