@@ -9,7 +9,8 @@ attribute               what it is
 ``ca_pem``              the CA certificate, also ``ca_bundle``: what a client
                         trusts to accept the server, what the server trusts to
                         accept a client
-``server_cert_pem``     a server certificate for ``127.0.0.1`` (IP SAN), by CA
+``server_cert_pem``     a server certificate for ``127.0.0.1`` (IP SAN), by CA,
+                        expiring when :func:`generate` is told
 ``server_key_pem``      its key (unencrypted PKCS#8)
 ``client_cert_pem``     a client certificate (``clientAuth``), by the CA
 ``client_key_pem``      its key (unencrypted PKCS#8)
@@ -66,12 +67,14 @@ class LocalPKI:
         """What a client trusts, in addition to the system CAs, to accept the server."""
         return self.ca_pem
 
-    def server_context(self) -> ssl.SSLContext:
-        """A server context that requires a client certificate issued by the CA."""
+    def server_context(self, *, require_client_certificate: bool = True) -> ssl.SSLContext:
+        """A server context that requires a client certificate issued by the CA
+        (unless ``require_client_certificate`` is false: plain server TLS)."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         load_cert_chain(context, self.server_cert_pem, self.server_key_pem)
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(cadata=self.ca_pem)
+        if require_client_certificate:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cadata=self.ca_pem)
         return context
 
     def client_context(self, *, trusted: bool = True, encrypted: bool = False) -> ssl.SSLContext:
@@ -126,16 +129,22 @@ def load_cert_chain(
         context.load_cert_chain(cert_file, key_file, password)
 
 
-def generate() -> LocalPKI:
+def generate(server_not_after: datetime.datetime | None = None) -> LocalPKI:
     """A fresh CA with a server certificate for 127.0.0.1 and two client
-    certificates, one of them from a second, untrusted CA."""
+    certificates, one of them from a second, untrusted CA.
+
+    The server certificate expires at ``server_not_after`` (aware; in the past
+    for an expired one), by default :data:`VALIDITY` from now; the CA is valid
+    at least as long.
+    """
     now = datetime.datetime.now(datetime.UTC)
-    ca_key, ca_cert = _authority("local-stack test CA", now)
+    server_not_after = server_not_after or now + VALIDITY
+    ca_key, ca_cert = _authority("local-stack test CA", now, max(now + VALIDITY, server_not_after))
     other_ca_key, other_ca_cert = _authority("local-stack untrusted CA", now)
 
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert = (
-        _leaf("127.0.0.1", server_key, ca_cert, now)
+        _leaf("127.0.0.1", server_key, ca_cert, now, server_not_after)
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(LOCALHOST)]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
@@ -159,7 +168,7 @@ def generate() -> LocalPKI:
 
 
 def _authority(
-    common_name: str, now: datetime.datetime
+    common_name: str, now: datetime.datetime, not_after: datetime.datetime | None = None
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -170,7 +179,7 @@ def _authority(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + VALIDITY)
+        .not_valid_after(not_after or now + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -197,7 +206,9 @@ def _leaf(
     key: ec.EllipticCurvePrivateKey,
     issuer: x509.Certificate,
     now: datetime.datetime,
+    not_after: datetime.datetime | None = None,
 ) -> x509.CertificateBuilder:
+    not_after = not_after or now + VALIDITY
     issuer_key_id = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return (
         x509.CertificateBuilder()
@@ -205,8 +216,9 @@ def _leaf(
         .issuer_name(issuer.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + VALIDITY)
+        # An already expired certificate must still start before it ends.
+        .not_valid_before(min(now - BACKDATE, not_after - VALIDITY))
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_key_id),

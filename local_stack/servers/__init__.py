@@ -1,0 +1,1 @@
+"""WebSocket servers that imitate real kinds of endpoints, for the tests and the demo."""
