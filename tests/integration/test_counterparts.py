@@ -27,7 +27,7 @@ from local_stack import pki
 from local_stack.credential_servers import K8S_CHANNEL, K8S_PREFIX, encode_subprotocol_token
 from local_stack.credential_stack import ENDPOINTS, LocalCredentialStack
 from local_stack.oauth2_server import Fault, LocalTokenEndpoint
-from local_stack.sigv4_verifier import LocalAWSCredentials
+from local_stack.sigv4_verifier import LocalAWSCredentials, canonical_request, signature
 
 pytest_plugins = ["tests.integration.conftest_counterparts"]
 
@@ -513,6 +513,46 @@ def signed_headers(
 
 def https_form(uri: str) -> str:
     return "https://" + uri.split("://", 1)[1]
+
+
+def test_the_verifier_reproduces_aws_s_published_example_signature() -> None:
+    # The IAM ListUsers example of AWS's Signature Version 4 documentation: an oracle
+    # that owes nothing to botocore or to this repository.
+    headers = {
+        "content-type": ["application/x-www-form-urlencoded; charset=utf-8"],
+        "host": ["iam.amazonaws.com"],
+        "x-amz-date": ["20150830T123600Z"],
+    }
+    canonical = canonical_request(
+        "GET", "/?Version=2010-05-08&Action=ListUsers", headers, sorted(headers)
+    )
+
+    assert canonical.splitlines()[:3] == ["GET", "/", "Action=ListUsers&Version=2010-05-08"]
+    assert (
+        signature(
+            canonical,
+            secret_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            amz_date="20150830T123600Z",
+            region="us-east-1",
+            service="iam",
+        )
+        == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+    )
+
+
+def test_sigv4_verifies_a_query_in_its_canonical_percent_encoded_form(credential_stack) -> None:
+    server, base = credential_stack.sigv4, credential_stack.uri("sigv4")
+    written = base + "?symbols=BTC,ETH&since=2024-01-01T00:00:00Z"
+    canonical = base + "?since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH"
+    over_canonical = signed_headers(https_form(canonical), server.credentials, server.region)
+    over_written = signed_headers(https_form(written), server.credentials, server.region)
+
+    # API Gateway canonicalises what it receives, whichever spelling was sent...
+    assert answers_ping(canonical, additional_headers=over_canonical)
+    assert answers_ping(written, additional_headers=over_canonical)
+    # ...so a signature over the query as written (unencoded) does not hold.
+    assert refusal_status(written, additional_headers=over_written) == 403
+    assert server.verdicts[-1].reason == "signature does not match"
 
 
 def test_sigv4_signed_handshake_is_accepted(credential_stack) -> None:
