@@ -243,13 +243,12 @@ def token_from_secret(text: str, field: str) -> str:
     """The token a secret's text holds. Pure; messages never quote the value.
 
     A JSON object yields its ``field``; any other text is the token itself. Surrounding
-    whitespace is dropped, as a secret written from a file often ends in a newline. The
-    token must be visible ASCII, the only content every carrier (a header, a query
-    value, a subprotocol after encoding) can take safely.
+    whitespace is dropped, as a secret written from a file often ends in a newline.
+    Which characters the token may hold depends on what carries it, so each mode checks
+    that (:func:`header_token`, for those that send it raw in a header).
 
     Raises:
-        SecretInvalid: no such field, not a string, empty, or characters outside
-            visible ASCII.
+        SecretInvalid: no such field, not a string, empty, or not Unicode text.
     """
     stripped = text.strip()
     if stripped.startswith("{"):
@@ -270,9 +269,48 @@ def token_from_secret(text: str, field: str) -> str:
             stripped = value.strip()
     if not stripped:
         raise SecretInvalid("The secret's token is empty.")
-    if not _VISIBLE_ASCII.fullmatch(stripped):
-        raise SecretInvalid("The secret's token has characters an HTTP header cannot carry.")
+    if _SURROGATE.search(stripped):
+        # A JSON escape such as "\ud800" alone: no carrier can encode it.
+        raise SecretInvalid("The secret's token is not valid Unicode text.")
     return stripped
+
+
+def header_problem(text: str) -> str | None:
+    """What in ``text`` an HTTP header value cannot carry, or None. Pure; never quotes it.
+
+    Control characters (C0, DEL, C1): a line break would end the header, and the others
+    are refused or mangled by servers and proxies. Beyond ISO-8859-1: header bytes are
+    that encoding (RFC 9110 obs-text), so the character has no byte to be sent as.
+    """
+    if _CONTROL.search(text):
+        return "a control character (such as a line break or a tab)"
+    if any(ord(c) > 0xFF for c in text):
+        return "a character outside ISO-8859-1"
+    return None
+
+
+def header_token(token: str, *, cookie: bool = False) -> str:
+    """``token``, checked for a mode that sends it raw in a header. Pure.
+
+    Only what the carrier cannot hold is refused (a space, a quote or ``=`` travel
+    fine): see :func:`header_problem`; in a cookie value (``cookie=True``) also ``;``
+    and ``,``, which end a cookie in the ``Cookie`` header.
+
+    Raises:
+        SecretInvalid: naming what is wrong, never quoting the token.
+    """
+    problem = header_problem(token)
+    if problem is not None:
+        raise SecretInvalid(
+            f"The secret's token has {problem}, which an HTTP header cannot carry; "
+            "store the token without it."
+        )
+    if cookie and (";" in token or "," in token):
+        raise SecretInvalid(
+            "The secret's token has a ';' or ',', which a cookie value cannot carry; "
+            "store the token without it."
+        )
+    return token
 
 
 def secret_object(
@@ -320,7 +358,8 @@ def read_token(read_secret: ReadSecret, field: str, *, refresh: bool) -> tuple[s
 
 # RFC 9110 section 5.6.2: token = 1*tchar.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_VISIBLE_ASCII = re.compile(r"[!-~]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # RFC 9110 section 5.5 field-value without obs-text: visible ASCII, inner spaces and tabs.
 _FIELD_VALUE = re.compile(r"(?:[!-~](?:[ \t!-~]*[!-~])?)?")
 # Headers no configuration may set: credentials go through AUTH_MODE and the secret only,

@@ -11,6 +11,7 @@ greeting such as ``{"type": "auth_required"}``) are skipped.
 
 The secret holds the token (``TOKEN_SECRET_FIELD``, or the whole string). Nothing is
 cached beyond the core's secret cache. Scrubbed: the token and its JSON-escaped form.
+The token may hold any character: JSON escapes what needs it.
 The token is sent on the connection opened, after any redirect, so it goes where the
 connection went: the core must refuse cross-origin redirects.
 

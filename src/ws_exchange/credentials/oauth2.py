@@ -37,7 +37,7 @@ from urllib.parse import quote_plus, urlencode, urlsplit
 import urllib3
 
 from ..errors import ConfigError, SecretInvalid, TokenRequestFailed
-from . import Handshake, Prepared, ReadSecret, secret_object, setting
+from . import Handshake, Prepared, ReadSecret, header_problem, secret_object, setting
 from ._base import HandshakeOnly
 
 if TYPE_CHECKING:
@@ -208,9 +208,10 @@ def parse_answer(status: int, body: bytes) -> AccessToken:
         raise TokenEndpointRefused(
             "The token endpoint's answer has no access_token.", code=None, retryable=False
         )
-    if not all("!" <= c <= "~" for c in value):
+    problem = header_problem(value)
+    if problem is not None:
         raise TokenEndpointRefused(
-            "The token endpoint's access_token has characters an HTTP header cannot carry.",
+            f"The token endpoint's access_token has {problem}, which an HTTP header cannot carry.",
             code=None,
             retryable=False,
         )

@@ -122,6 +122,9 @@ def test_a_blank_variable_counts_as_unset() -> None:
         ('  {"token": " abc123\\n"}\n', "token", "abc123"),
         ("abc123\n", "token", "abc123"),
         ("!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", "token", "!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+        # What a token may hold depends on its carrier: each mode checks that.
+        ("two words", "token", "two words"),
+        ('{"token": "line\\nbreak ☕"}', "token", "line\nbreak ☕"),
         ('"abc"', "token", '"abc"'),
         ("[1,2]", "token", "[1,2]"),
         ("{not-json", "token", "{not-json"),
@@ -139,9 +142,7 @@ INVALID_SECRETS = [
     (json.dumps({"token": ["sEkReT"]}), "token", "not a string"),
     ('{"token": "   "}', "token", "empty"),
     ("", "token", "empty"),
-    ("sEkReT en", "token", "header"),
-    ("sEkReT\r\nX-Injected: 1", "token", "header"),
-    ("sEkReTé", "token", "header"),
+    (json.dumps({"token": "sEkReT\ud800"}), "token", "Unicode"),
     ('{"token": ' + "[" * 10_000 + "]" * 10_000 + "}", "token", "nested"),
 ]
 

@@ -264,7 +264,7 @@ def test_an_error_code_outside_rfc_6749_is_never_repeated() -> None:
         (200, b'{"token": "sEkReT"}', False),
         (200, b'{"access_token": ""}', False),
         (200, b'{"access_token": 42}', False),
-        (200, b'{"access_token": "sEkReT two"}', False),
+        (200, b'{"access_token": "sEkReT\\ntwo"}', False),
         (200, b'{"access_token": "sEkReT", "token_type": "mac"}', False),
         (200, b'{"access_token": "sEkReT", "token_type": "DPoP"}', False),
         (200, b'{"access_token": "sEkReT", "token_type": null}', False),
