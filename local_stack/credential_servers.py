@@ -31,7 +31,9 @@ server                          the handshake must carry
                                 ``{"type": "auth", "access_token": ...}`` and
                                 answers ``{"type": "auth_ok"}``, or
                                 ``{"type": "auth_invalid", "message": ...}``
-                                and closes (as Home Assistant does)
+                                and closes (as Home Assistant does); with
+                                ``oversized_reply`` set, its verdict is a
+                                message of that many bytes
 ==============================  ===============================================
 
 Credentials are plain attributes, so a test rotates one by assigning it. Every
@@ -330,6 +332,9 @@ class AuthMessageServer(VerifyingServer):
         super().__init__(**options)
         self.token = token
         self.auth_timeout = auth_timeout
+        # When set, the verdict is padded to this many bytes (a server answering a
+        # login with a huge session document).
+        self.oversized_reply: int | None = None
         # One entry per authentication message received: accepted or not.
         self.auth_outcomes: list[bool] = []
 
@@ -339,6 +344,7 @@ class AuthMessageServer(VerifyingServer):
     def reset(self) -> None:
         super().reset()
         with self._lock:
+            self.oversized_reply = None
             self.auth_outcomes.clear()
 
     def converse(self, connection: ServerConnection) -> None:
@@ -355,7 +361,11 @@ class AuthMessageServer(VerifyingServer):
             connection.send(json.dumps({"type": "auth_invalid", "message": AUTH_INVALID_MESSAGE}))
             connection.close()
             return
-        connection.send(json.dumps(AUTH_OK))
+        verdict = json.dumps(AUTH_OK)
+        if self.oversized_reply is not None:
+            padding = "x" * max(0, self.oversized_reply - len(verdict) - len(', "padding": ""'))
+            verdict = json.dumps({**AUTH_OK, "padding": padding})
+        connection.send(verdict)
         super().converse(connection)
 
     def _authenticates(self, frame: str | bytes) -> bool:

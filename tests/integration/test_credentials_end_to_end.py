@@ -211,6 +211,22 @@ def test_an_unknown_scope_is_an_rfc_6749_error_not_retryable(
     assert "invalid_scope" in result["error"]["message"]
 
 
+# --- message mode --------------------------------------------------------------------
+
+
+def test_an_authentication_reply_larger_than_max_message_bytes_is_message_too_large(
+    call: Invoke, mode_env: MakeEnv, credential_stack: LocalCredentialStack
+) -> None:
+    credential_stack.message.oversized_reply = 3 * 1024 * 1024
+
+    result = call({}, mode_env("message"))
+
+    assert result["ok"] is False, result
+    assert result["error"]["type"] == "message_too_large", result["error"]
+    assert "MAX_MESSAGE_BYTES" in result["error"]["message"]
+    assert credential_stack.message.auth_outcomes == [True]
+
+
 # --- mutual TLS ---------------------------------------------------------------------
 
 
