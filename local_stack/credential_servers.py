@@ -15,6 +15,9 @@ server                          the handshake must carry
                                 TLS alone)
 ``BasicAuthServer``             ``Authorization: Basic base64(user:password)``
 ``HeaderKeyServer``             ``<header>: <key>`` (default ``X-API-Key``)
+``CookieServer``                ``Cookie: <cookie>=<token>`` (default cookie
+                                ``session``), that cookie exactly once among
+                                any others
 ``QueryKeyServer``              ``?<param>=<url-encoded key>`` (default
                                 ``access_token``)
 ``SubprotocolTokenServer``      ``Sec-WebSocket-Protocol: <prefix><token>``,
@@ -254,6 +257,33 @@ class HeaderKeyServer(VerifyingServer):
     def verify(self, request: Request) -> bool:
         values = request.headers.get_all(self.header)
         return len(values) == 1 and _same(values[0], self.key)
+
+
+def cookie_pairs(headers: Headers) -> list[tuple[str, str]]:
+    """Every ``name=value`` pair of the request's ``Cookie`` header(s), as a server
+    reads them (RFC 6265 section 5.4: pairs separated by ``;``, spaces trimmed)."""
+    pairs = []
+    for header in headers.get_all("Cookie"):
+        for item in header.split(";"):
+            name, equals, value = item.strip().partition("=")
+            if equals:
+                pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+class CookieServer(VerifyingServer):
+    """The token as the value of the cookie :attr:`cookie` (exactly once)."""
+
+    thread_name = "local-cookie-server"
+
+    def __init__(self, token: str, *, cookie: str = "session", **options: Any) -> None:
+        super().__init__(**options)
+        self.token = token
+        self.cookie = cookie
+
+    def verify(self, request: Request) -> bool:
+        values = [value for name, value in cookie_pairs(request.headers) if name == self.cookie]
+        return len(values) == 1 and _same(values[0], self.token)
 
 
 class QueryKeyServer(VerifyingServer):

@@ -103,7 +103,7 @@ def test_every_endpoint_has_a_uri_and_settings_naming_its_mode(credential_stack)
         assert settings["WEBSOCKET_URI"] == credential_stack.uri(name)
         assert settings["AUTH_MODE"] in {
             "bearer", "header", "basic", "query", "subprotocol",
-            "oauth2_client_credentials", "sigv4", "message", "none",
+            "oauth2_client_credentials", "sigv4", "message", "none", "cookie",
         }  # fmt: skip
     assert credential_stack.uri("mtls").startswith("wss://127.0.0.1:")
     assert credential_stack.uri("basic").startswith("ws://127.0.0.1:")
@@ -368,6 +368,20 @@ def test_api_key_header_is_matched_by_name_case_insensitively(credential_stack) 
     assert answers_ping(uri, additional_headers={"x-api-key": server.key})
     assert refusal_status(uri, additional_headers={"X-API-Key": server.key + "x"}) == 401
     assert refusal_status(uri, additional_headers={"Authorization": server.key}) == 401
+
+
+def test_session_cookie_is_found_among_other_cookies(credential_stack) -> None:
+    server, uri = credential_stack.cookie, credential_stack.uri("cookie")
+    name = server.cookie
+
+    assert answers_ping(uri, additional_headers={"Cookie": f"{name}={server.token}"})
+    assert answers_ping(uri, additional_headers={"Cookie": f"theme=dark; {name}={server.token}"})
+    assert refusal_status(uri, additional_headers={"Cookie": f"{name}={server.token}x"}) == 401
+    assert refusal_status(uri, additional_headers={"Cookie": f"other={server.token}"}) == 401
+    twice = f"{name}={server.token}; {name}={server.token}"
+    assert refusal_status(uri, additional_headers={"Cookie": twice}) == 401
+    assert refusal_status(uri, additional_headers={"Authorization": server.token}) == 401
+    assert server.outcomes == [True, True, False, False, False, False]
 
 
 def test_query_key_is_url_decoded(credential_stack) -> None:

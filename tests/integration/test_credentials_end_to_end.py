@@ -34,6 +34,7 @@ SECRET_MODES = [
     "subprotocol_raw",
     "oauth2_client_credentials",
     "message",
+    "cookie",
 ]
 MODES = [*SECRET_MODES, "sigv4", "none"]
 

@@ -48,6 +48,7 @@ MODES: dict[str, str] = {
     "oauth2_client_credentials": "oauth2",
     "sigv4": "sigv4",
     "message": "message",
+    "cookie": "cookie",
     "none": "none",
 }
 
@@ -132,16 +133,18 @@ SECRET_SHAPES: dict[str, str] = {
     "subprotocol": "the token",
     "oauth2_client_credentials": 'JSON {"client_id": ..., "client_secret": ...}',
     "message": "the token",
+    "cookie": "the token",
 }
 
 # Each mode-specific variable and the modes it belongs to. Set in any other mode, it is a
 # contradiction: the deployer meant another mode, or left a setting behind that does nothing.
 # TOKEN_SECRET_ID (and its field) are not here: the contract ignores them where no
 # secret is read, so that switching to ``sigv4`` or ``none`` needs no other change.
-_TOKEN_MODES = frozenset({"bearer", "header", "query", "subprotocol", "message"})
+_TOKEN_MODES = frozenset({"bearer", "header", "query", "subprotocol", "message", "cookie"})
 MODE_VARIABLES: dict[str, frozenset[str]] = {
     "AUTH_SCHEME": frozenset({"bearer"}),
     "AUTH_HEADER": frozenset({"header"}),
+    "AUTH_COOKIE": frozenset({"cookie"}),
     "AUTH_QUERY_PARAM": frozenset({"query"}),
     "AUTH_SUBPROTOCOL_PREFIX": frozenset({"subprotocol"}),
     "AUTH_SUBPROTOCOL_ENCODING": frozenset({"subprotocol"}),
@@ -362,7 +365,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # RFC 9110 section 5.5 field-value without obs-text: visible ASCII, inner spaces and tabs.
 _FIELD_VALUE = re.compile(r"(?:[!-~](?:[ \t!-~]*[!-~])?)?")
-# Headers no configuration may set: credentials go through AUTH_MODE and the secret only,
+# Headers no configuration may set: credentials go through AUTH_MODE and the secret only
+# (Cookie may carry a session: only AUTH_MODE cookie writes it, from the secret),
 # and websockets writes the handshake's own (Host, Upgrade, Connection, Sec-WebSocket-*).
 _RESERVED_HEADERS = frozenset(
     {

@@ -40,6 +40,7 @@ VALID: dict[str, dict[str, str]] = {
     },
     "sigv4": {"SIGV4_REGION": "eu-west-1"},
     "message": {"TOKEN_SECRET_ID": "s", "AUTH_MESSAGE": '{"token": "{token}"}'},
+    "cookie": {"TOKEN_SECRET_ID": "s", "AUTH_COOKIE": "session"},
     "none": {},
 }
 
@@ -212,6 +213,7 @@ def test_handshake_headers_keep_their_order_and_case() -> None:
         ('{"Authorization": "Bearer x"}', {}),
         ('{"proxy-authorization": "x"}', {}),
         ('{"Cookie": "a=b"}', {}),
+        ('{"Cookie": "a=b"}', {"AUTH_MODE": "cookie", "AUTH_COOKIE": "session"}),
         ('{"Host": "evil.example.com"}', {}),
         ('{"Sec-WebSocket-Protocol": "x"}', {}),
         ('{"sec-websocket-key": "x"}', {}),

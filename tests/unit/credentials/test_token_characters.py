@@ -22,6 +22,7 @@ from ._support import URI, Secrets, deadline, mode
 SETTINGS: dict[str, dict[str, str]] = {
     "bearer": {},
     "header": {"AUTH_HEADER": "X-API-Key"},
+    "cookie": {"AUTH_COOKIE": "session"},
     "query": {},
     "subprotocol_raw": {"AUTH_MODE": "subprotocol", "AUTH_SUBPROTOCOL_PREFIX": "p."},
     "subprotocol_base64url": {
@@ -49,6 +50,7 @@ HEADER_REFUSES = {LINE_BREAK, TAB, NUL, DEL, EMOJI}
 REFUSED: dict[str, set[str]] = {
     "bearer": HEADER_REFUSES,
     "header": HEADER_REFUSES,
+    "cookie": HEADER_REFUSES | {SEMICOLON, COMMA},
     "query": set(),
     # RFC 9110 tchar has no space, quote, '=', '/', ';', ',' nor anything beyond ASCII.
     "subprotocol_raw": set(EVERYTHING),
