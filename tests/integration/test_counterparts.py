@@ -274,13 +274,46 @@ def test_expires_in_is_omitted_when_unset(credential_stack, http) -> None:
     assert endpoint.is_valid(response.json()["access_token"])
 
 
-@pytest.mark.parametrize(("fault", "status"), [(Fault.STATUS_500, 500), (Fault.STATUS_503, 503)])
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [(Fault.STATUS_500, 500), (Fault.STATUS_503, 503), (Fault.STATUS_429, 429)],
+)
 def test_server_error_faults(credential_stack, http, fault, status) -> None:
     endpoint = credential_stack.token_endpoint
     endpoint.fault = fault
 
     assert token_request(http, endpoint, auth=secret_basic(endpoint)).status == status
     assert endpoint.valid_tokens == []
+
+
+@pytest.mark.parametrize(("fault", "status"), [(Fault.STATUS_503, 503), (Fault.STATUS_429, 429)])
+def test_a_fault_can_say_retry_after_and_lift_after_some_requests(
+    credential_stack, http, fault, status
+) -> None:
+    endpoint = credential_stack.token_endpoint
+    endpoint.fault, endpoint.fault_times, endpoint.retry_after = fault, 2, "7"
+
+    first, second, third = (
+        token_request(http, endpoint, auth=secret_basic(endpoint)) for _ in range(3)
+    )
+
+    assert (first.status, first.headers["Retry-After"]) == (status, "7")
+    assert second.status == status
+    assert third.status == 200
+    assert endpoint.fault is None
+
+
+@pytest.mark.parametrize("says", [10**400, 0, -5, "soon", None])
+def test_the_answer_can_say_any_expires_in_while_the_token_lives_on(
+    credential_stack, http, says
+) -> None:
+    endpoint = credential_stack.token_endpoint
+    endpoint.answer_expires_in = says
+
+    response = token_request(http, endpoint, auth=secret_basic(endpoint))
+
+    assert b'"expires_in": ' + json.dumps(says).encode() in response.data
+    assert endpoint.is_valid(response.json()["access_token"])
 
 
 def test_not_json_fault_answers_200_with_a_body_that_is_not_json(credential_stack, http) -> None:

@@ -7,9 +7,11 @@ credential appears in DEBUG output or in the result.
 
 from __future__ import annotations
 
+import datetime
 import json
 import uuid
 from collections.abc import Callable
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -198,6 +200,86 @@ def test_token_endpoint_faults_are_token_request_failed(
     assert result["error"]["type"] == "token_request_failed", result
     assert result["error"]["retryable"] is retryable
     assert credential_stack.oauth2.handshakes == []
+
+
+@pytest.mark.parametrize(
+    ("says", "requests"),
+    [
+        # More than a day, or not a number: reused for the secret window.
+        (10**400, 1),
+        ("forever", 1),
+        (86_401, 1),
+        # 0 or less: used for this invocation only, asked for again by the next.
+        (0, 2),
+        (-60, 2),
+        ("0", 2),
+    ],
+    ids=["10^400", "string", "over-a-day", "zero", "negative", "zero-string"],
+)
+def test_an_odd_expires_in_never_breaks_the_invocation(
+    call: Invoke,
+    mode_env: MakeEnv,
+    credential_stack: LocalCredentialStack,
+    says: Any,
+    requests: int,
+) -> None:
+    credential_stack.token_endpoint.answer_expires_in = says
+    variables = mode_env("oauth2_client_credentials")
+
+    results = [call({}, variables), call({}, variables)]
+
+    assert [result["ok"] for result in results] == [True, True], results
+    assert [result["attempts"] for result in results] == [1, 1]
+    assert credential_stack.token_endpoint.requests == requests
+
+
+@pytest.mark.parametrize("fault", [Fault.STATUS_429, Fault.STATUS_503])
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_a_retry_after_that_fits_is_honoured_once(
+    call: Invoke,
+    mode_env: MakeEnv,
+    credential_stack: LocalCredentialStack,
+    fault: Fault,
+    form: str,
+) -> None:
+    endpoint = credential_stack.token_endpoint
+    endpoint.fault, endpoint.fault_times = fault, 1
+    # An HTTP date has a one-second resolution: one second from now is 0 to 1 s away.
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1)
+    endpoint.retry_after = "1" if form == "seconds" else format_datetime(soon, usegmt=True)
+
+    result = call({}, mode_env("oauth2_client_credentials"))
+
+    assert result["ok"] is True, result
+    assert endpoint.requests == 2
+
+
+@pytest.mark.parametrize("fault", [Fault.STATUS_429, Fault.STATUS_503])
+def test_a_retry_after_past_the_deadline_is_retryable_and_not_waited_for(
+    call: Invoke, mode_env: MakeEnv, credential_stack: LocalCredentialStack, fault: Fault
+) -> None:
+    endpoint = credential_stack.token_endpoint
+    endpoint.fault, endpoint.retry_after = fault, "3600"
+
+    result = call({}, mode_env("oauth2_client_credentials"))
+
+    assert result["error"]["type"] == "token_request_failed", result
+    assert result["error"]["retryable"] is True
+    assert "3600 s" in result["error"]["message"]
+    assert endpoint.requests == 1
+
+
+def test_a_rate_limit_without_retry_after_is_retryable(
+    call: Invoke, mode_env: MakeEnv, credential_stack: LocalCredentialStack
+) -> None:
+    credential_stack.token_endpoint.fault = Fault.STATUS_429
+
+    result = call({}, mode_env("oauth2_client_credentials"))
+
+    assert result["error"]["type"] == "token_request_failed", result
+    assert result["error"]["retryable"] is True
+    assert "429" in result["error"]["message"]
+    assert credential_stack.token_endpoint.requests == 1
 
 
 def test_an_unknown_scope_is_an_rfc_6749_error_not_retryable(
