@@ -130,6 +130,31 @@ def test_a_wrong_client_secret_just_read_is_token_request_failed(
     assert credential_stack.token_endpoint.requests == 1
 
 
+def test_sigv4_signs_and_sends_a_query_with_reserved_characters_in_one_canonical_form(
+    call: Invoke, mode_env: MakeEnv, credential_stack: LocalCredentialStack
+) -> None:
+    uri = credential_stack.uri("sigv4") + "?symbols=BTC,ETH&since=2024-01-01T00:00:00Z"
+
+    result = call({}, mode_env("sigv4", WEBSOCKET_URI=uri))
+
+    assert result["ok"] is True, result
+    assert credential_stack.sigv4.paths == ["/v1?since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH"]
+
+
+def test_a_query_token_may_hold_any_character(
+    call: Invoke,
+    mode_env: MakeEnv,
+    credential_stack: LocalCredentialStack,
+) -> None:
+    token = "k3y with spaces&=;,+/%\u00e9\u2615"
+    credential_stack.query.key = token
+
+    result = call({}, mode_env("query", secret=json.dumps({"token": token})))
+
+    assert result["ok"] is True, result
+    assert token not in json.dumps(result, ensure_ascii=False)
+
+
 def test_sigv4_with_credentials_the_api_does_not_know_is_auth_rejected(
     spec: Any, mode_env: MakeEnv, credential_stack: LocalCredentialStack
 ) -> None:
