@@ -1,24 +1,20 @@
 """Verification of an AWS Signature Version 4 on a WebSocket opening handshake,
 as API Gateway does for ``AWS_IAM`` authorization on ``$connect``.
 
-:func:`verify` is pure logic: it rebuilds the canonical request from what was
-received, as AWS's Signature Version 4 documentation defines it, with
-``hashlib`` and ``hmac`` only (:func:`canonical_request`, :func:`signature`), so
-the local counterpart cannot agree with a mistake the function's signer
-(botocore) shares: ``GET``; the path's segments percent-decoded then
-URI-encoded twice; the query's names and values percent-decoded then
-RFC 3986-encoded (every byte outside ``A-Za-z0-9-_.~``), sorted by name then
-value; exactly the headers ``SignedHeaders`` lists, lower-cased, values trimmed
-with inner runs of spaces made one; the SHA-256 of the empty body. Equivalent
-spellings of a query (``a=x,y`` and ``a=x%2Cy``, in any order) therefore verify
-alike, as on API Gateway. It compares in constant time, and refuses a date
+:func:`verify` is pure logic: it rebuilds the signed request (``GET``, the
+``Host`` header, path and query, and exactly the headers the ``Authorization``
+header's ``SignedHeaders`` lists) and recomputes the signature from AWS's
+specification with hashlib and hmac (:mod:`local_stack.aws.sigv4`) for the
+configured credentials, region and service at the request's ``X-Amz-Date``,
+so the counterpart cannot agree with a mistake of the signer under test,
+botocore's ``SigV4Auth`` included. It compares in constant time, and refuses a date
 more than :data:`MAX_SKEW` away from now, a credential scope for another key,
 day, region or service, and a session token other than the configured one.
 
 Clients sign the ``https://`` form of a ``wss://`` URL (API Gateway's own
 examples do): the canonical request holds only the path, query and ``Host``,
-so the signature is the same for both schemes as long as the port is not the
-scheme's default.
+and the payload hash (of an empty body) is signed for both schemes, so the signature is the
+same as long as the port is not the scheme's default.
 
 :class:`SigV4Server` is the I/O half: a
 :class:`~local_stack.credential_servers.VerifyingServer` that answers 403 when
@@ -28,28 +24,20 @@ scheme's default.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import hmac
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote, unquote_to_bytes
 
 from websockets.http11 import Request
 
+from .aws import sigv4 as spec
 from .credential_servers import VerifyingServer
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = datetime.timedelta(minutes=5)
 SERVICE = "execute-api"
-TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-# The hash of an empty payload: a handshake GET has no body.
-EMPTY_PAYLOAD_SHA256 = hashlib.sha256(b"").hexdigest()
-# RFC 3986 section 2.3: the characters SigV4 leaves as they are.
-_UNRESERVED = "-_.~"
-_SPACES = re.compile(" +")
 
 
 def _utc_now() -> datetime.datetime:
@@ -75,71 +63,6 @@ class Verdict:
 
 
 ACCEPTED = Verdict(True, "signature verified")
-
-
-def uri_encode(text: str | bytes) -> str:
-    """Every byte of ``text`` (UTF-8 for a string) outside RFC 3986's unreserved set as ``%XX``."""
-    return quote(text, safe=_UNRESERVED)
-
-
-def canonical_uri(path: str) -> str:
-    """The path's segments decoded, then encoded twice (every service but S3)."""
-    if not path:
-        return "/"
-    return "/".join(
-        uri_encode(uri_encode(unquote_to_bytes(segment))) for segment in path.split("/")
-    )
-
-
-def canonical_query(query: str) -> str:
-    """Names and values decoded, then encoded, sorted by name and value."""
-    pairs = []
-    for item in query.split("&"):
-        if not item:
-            continue
-        name, _, value = item.partition("=")
-        pairs.append((uri_encode(unquote_to_bytes(name)), uri_encode(unquote_to_bytes(value))))
-    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
-
-
-def canonical_request(
-    method: str, target: str, headers: dict[str, list[str]], signed: list[str]
-) -> str:
-    """The canonical request for ``target`` (path and query as on the request line)."""
-    path, _, query = target.partition("?")
-    lines = [
-        f"{name}:{','.join(_SPACES.sub(' ', value.strip()) for value in headers[name])}"
-        for name in signed
-    ]
-    return "\n".join(
-        [
-            method,
-            canonical_uri(path),
-            canonical_query(query),
-            *lines,
-            "",
-            ";".join(signed),
-            EMPTY_PAYLOAD_SHA256,
-        ]
-    )
-
-
-def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
-
-
-def signature(canonical: str, *, secret_key: str, amz_date: str, region: str, service: str) -> str:
-    """The hex signature of a canonical request: the string to sign, HMAC'd with the
-    key derived from the secret key, day, region and service."""
-    day = amz_date[:8]
-    scope = f"{day}/{region}/{service}/aws4_request"
-    string_to_sign = "\n".join(
-        [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-    )
-    key = _hmac(f"AWS4{secret_key}".encode(), day)
-    for part in (region, service, "aws4_request"):
-        key = _hmac(key, part)
-    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def _same(presented: str, expected: str) -> bool:
@@ -187,7 +110,7 @@ def verify(
     if len(dates) != 1:
         return Verdict(False, "no single X-Amz-Date header")
     try:
-        signed_at = datetime.datetime.strptime(dates[0], TIMESTAMP_FORMAT).replace(
+        signed_at = datetime.datetime.strptime(dates[0], spec.TIMESTAMP_FORMAT).replace(
             tzinfo=datetime.UTC
         )
     except ValueError:
@@ -227,13 +150,14 @@ def verify(
 
     if signed != sorted(set(signed)) or any(name != name.lower() for name in signed):
         return Verdict(False, "SignedHeaders is not in canonical form")
-    canonical = canonical_request(method, path, received, signed)
-    expected = signature(
-        canonical,
-        secret_key=credentials.secret_key,
-        amz_date=dates[0],
-        region=region,
-        service=service,
+    # Repeated headers sign as one line, their values joined by commas.
+    values = {name: ",".join(received[name]) for name in signed}
+    # The scheme does not enter the canonical request; https is what clients sign.
+    route, _, query = path.partition("?")
+    canonical = spec.canonical_request(method, route, query, values, signed, b"")
+    expected = spec.signature(
+        spec.signing_key(credentials.secret_key, day, region, service),
+        spec.string_to_sign(dates[0], "/".join(scope[1:]), canonical),
     )
     if not _same(fields["Signature"], expected):
         return Verdict(False, "signature does not match")

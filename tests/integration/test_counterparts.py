@@ -24,10 +24,11 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from local_stack import pki
+from local_stack.aws import sigv4 as spec
 from local_stack.credential_servers import K8S_CHANNEL, K8S_PREFIX, encode_subprotocol_token
 from local_stack.credential_stack import ENDPOINTS, LocalCredentialStack
 from local_stack.oauth2_server import Fault, LocalTokenEndpoint
-from local_stack.sigv4_verifier import LocalAWSCredentials, canonical_request, signature
+from local_stack.sigv4_verifier import LocalAWSCredentials
 
 pytest_plugins = ["tests.integration.conftest_counterparts"]
 
@@ -566,25 +567,45 @@ def test_the_verifier_reproduces_aws_s_published_example_signature() -> None:
     # The IAM ListUsers example of AWS's Signature Version 4 documentation: an oracle
     # that owes nothing to botocore or to this repository.
     headers = {
-        "content-type": ["application/x-www-form-urlencoded; charset=utf-8"],
-        "host": ["iam.amazonaws.com"],
-        "x-amz-date": ["20150830T123600Z"],
+        "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+        "host": "iam.amazonaws.com",
+        "x-amz-date": "20150830T123600Z",
     }
-    canonical = canonical_request(
-        "GET", "/?Version=2010-05-08&Action=ListUsers", headers, sorted(headers)
+    canonical = spec.canonical_request(
+        "GET", "/", "Version=2010-05-08&Action=ListUsers", headers, sorted(headers), b""
+    )
+    key = spec.signing_key(
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830", "us-east-1", "iam"
+    )
+    to_sign = spec.string_to_sign(
+        "20150830T123600Z", "20150830/us-east-1/iam/aws4_request", canonical
     )
 
     assert canonical.splitlines()[:3] == ["GET", "/", "Action=ListUsers&Version=2010-05-08"]
+    assert to_sign.endswith("f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59")
     assert (
-        signature(
-            canonical,
-            secret_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            amz_date="20150830T123600Z",
-            region="us-east-1",
-            service="iam",
-        )
+        spec.signature(key, to_sign)
         == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "canonical"),
+    [
+        (
+            "symbols=BTC,ETH&since=2024-01-01T00:00:00Z",
+            "since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH",
+        ),
+        (
+            "since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH",
+            "since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH",
+        ),
+        ("b=2&a=1&a=0", "a=0&a=1&b=2"),
+        ("x=%7e&flag", "flag=&x=~"),
+    ],
+)
+def test_the_verifier_canonicalises_any_spelling_of_a_query(query: str, canonical: str) -> None:
+    assert spec.canonical_query(query) == canonical
 
 
 def test_sigv4_verifies_a_query_in_its_canonical_percent_encoded_form(credential_stack) -> None:

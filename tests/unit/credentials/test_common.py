@@ -292,9 +292,10 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def test_bearer_mode_imports_no_signer_http_client_or_jmespath() -> None:
-    loaded = _modules_after(PREPARE.format(mode="bearer", settings=VALID["bearer"], secret="tok"))
-    assert "ws_exchange.credentials.bearer" in loaded
+@pytest.mark.parametrize("name", ["bearer", "cookie"])
+def test_header_modes_import_no_signer_http_client_or_jmespath(name: str) -> None:
+    loaded = _modules_after(PREPARE.format(mode=name, settings=VALID[name], secret="tok"))
+    assert f"ws_exchange.credentials.{name}" in loaded
     for heavy in ("botocore", "botocore.auth", "urllib3", "jmespath", "boto3"):
         assert heavy not in loaded
 

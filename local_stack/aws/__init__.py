@@ -1,0 +1,1 @@
+"""Dev-only local counterparts of AWS services, verified from their public specifications."""
