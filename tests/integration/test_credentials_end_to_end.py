@@ -141,6 +141,30 @@ def test_sigv4_signs_and_sends_a_query_with_reserved_characters_in_one_canonical
     assert credential_stack.sigv4.paths == ["/v1?since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH"]
 
 
+def test_a_key_in_a_sigv4_uris_query_stays_out_of_debug_logs_in_its_canonical_form(
+    mode_env: MakeEnv, credential_stack: LocalCredentialStack, secrets_manager: LocalSecretsManager
+) -> None:
+    # Re-encoded for signing, the value is sent as qs%3Akey%2FZk93hQ: a form the
+    # configuration never wrote.
+    uri = credential_stack.uri("sigv4") + "?api_key=qs:key/Zk93hQ&v=2"
+    variables = {**mode_env("sigv4", WEBSOCKET_URI=uri), **credential_stack.aws_environment}
+    debug = {"LOG_LEVEL": "DEBUG", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}
+
+    results, output = run_child(
+        [({}, {**variables, **debug})],
+        secrets_manager,
+        root_debug=True,
+        **credential_stack.aws_environment,
+    )
+
+    assert results[0]["ok"] is True, results
+    assert credential_stack.sigv4.paths == ["/v1?api_key=qs%3Akey%2FZk93hQ&v=2"]
+    assert "GET /v1?api_key=[redacted]" in output, "the request line is logged, scrubbed"
+    for form in ("qs%3Akey%2FZk93hQ", "qs:key/Zk93hQ"):
+        assert form not in output
+        assert form not in json.dumps(results)
+
+
 def test_a_query_token_may_hold_any_character(
     call: Invoke,
     mode_env: MakeEnv,
