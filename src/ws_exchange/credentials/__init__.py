@@ -17,7 +17,8 @@ what goes on the wire.
 
 Besides the interface, this module holds the pure helpers every mode shares: the
 cross-mode variable check (:func:`load_mode` runs it), the token found in a secret's text
-(:func:`token_from_secret`), a secret's JSON object (:func:`secret_object`), and the two
+(:func:`token_from_secret`), what a header can carry of it (:func:`header_token`), a
+secret's JSON object (:func:`secret_object`), and the two
 mode-independent handshake settings the core reads (:func:`parse_handshake_headers`,
 :func:`parse_subprotocols`). Pure logic: nothing here does I/O.
 """
