@@ -20,7 +20,7 @@ then runs, through the same runtime as Lambda's where it is installed:
 
 Each answer is printed under a header (``--- direct.json: OK``,
 ``--- AUTH_MODE=basic: OK``); the last line counts them all
-(``demo: 17 of 17 exchanges succeeded``), and the exit status is 1 if any
+(``demo: 18 of 18 exchanges succeeded``), and the exit status is 1 if any
 failed. ``--raw`` prints the function's log lines as CloudWatch gets them.
 """
 

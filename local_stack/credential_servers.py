@@ -15,6 +15,9 @@ server                          the handshake must carry
                                 TLS alone)
 ``BasicAuthServer``             ``Authorization: Basic base64(user:password)``
 ``HeaderKeyServer``             ``<header>: <key>`` (default ``X-API-Key``)
+``CookieServer``                ``Cookie: <cookie>=<token>`` (default cookie
+                                ``session``), that cookie exactly once among
+                                any others
 ``QueryKeyServer``              ``?<param>=<url-encoded key>`` (default
                                 ``access_token``)
 ``SubprotocolTokenServer``      ``Sec-WebSocket-Protocol: <prefix><token>``,
@@ -31,7 +34,9 @@ server                          the handshake must carry
                                 ``{"type": "auth", "access_token": ...}`` and
                                 answers ``{"type": "auth_ok"}``, or
                                 ``{"type": "auth_invalid", "message": ...}``
-                                and closes (as Home Assistant does)
+                                and closes (as Home Assistant does); with
+                                ``oversized_reply`` set, its verdict is a
+                                message of that many bytes
 ==============================  ===============================================
 
 Credentials are plain attributes, so a test rotates one by assigning it. Every
@@ -254,6 +259,33 @@ class HeaderKeyServer(VerifyingServer):
         return len(values) == 1 and _same(values[0], self.key)
 
 
+def cookie_pairs(headers: Headers) -> list[tuple[str, str]]:
+    """Every ``name=value`` pair of the request's ``Cookie`` header(s), as a server
+    reads them (RFC 6265 section 5.4: pairs separated by ``;``, spaces trimmed)."""
+    pairs = []
+    for header in headers.get_all("Cookie"):
+        for item in header.split(";"):
+            name, equals, value = item.strip().partition("=")
+            if equals:
+                pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+class CookieServer(VerifyingServer):
+    """The token as the value of the cookie :attr:`cookie` (exactly once)."""
+
+    thread_name = "local-cookie-server"
+
+    def __init__(self, token: str, *, cookie: str = "session", **options: Any) -> None:
+        super().__init__(**options)
+        self.token = token
+        self.cookie = cookie
+
+    def verify(self, request: Request) -> bool:
+        values = [value for name, value in cookie_pairs(request.headers) if name == self.cookie]
+        return len(values) == 1 and _same(values[0], self.token)
+
+
 class QueryKeyServer(VerifyingServer):
     """The key in query parameter :attr:`param` (exactly once, URL-decoded)."""
 
@@ -330,6 +362,9 @@ class AuthMessageServer(VerifyingServer):
         super().__init__(**options)
         self.token = token
         self.auth_timeout = auth_timeout
+        # When set, the verdict is padded to this many bytes (a server answering a
+        # login with a huge session document).
+        self.oversized_reply: int | None = None
         # One entry per authentication message received: accepted or not.
         self.auth_outcomes: list[bool] = []
 
@@ -339,6 +374,7 @@ class AuthMessageServer(VerifyingServer):
     def reset(self) -> None:
         super().reset()
         with self._lock:
+            self.oversized_reply = None
             self.auth_outcomes.clear()
 
     def converse(self, connection: ServerConnection) -> None:
@@ -355,7 +391,11 @@ class AuthMessageServer(VerifyingServer):
             connection.send(json.dumps({"type": "auth_invalid", "message": AUTH_INVALID_MESSAGE}))
             connection.close()
             return
-        connection.send(json.dumps(AUTH_OK))
+        verdict = json.dumps(AUTH_OK)
+        if self.oversized_reply is not None:
+            padding = "x" * max(0, self.oversized_reply - len(verdict) - len(', "padding": ""'))
+            verdict = json.dumps({**AUTH_OK, "padding": padding})
+        connection.send(verdict)
         super().converse(connection)
 
     def _authenticates(self, frame: str | bytes) -> bool:

@@ -24,6 +24,7 @@ endpoint (``AUTH_MODE``)       counterpart
 ``mtls``                       an ``OpenServer`` on ``wss://`` that requires a
                                client certificate from :attr:`pki`
                                (``AUTH_MODE=none``)
+``cookie``                     ``CookieServer``, cookie ``session``
 =============================  =================================================
 
 For each endpoint, :meth:`~LocalCredentialStack.settings` gives the function's
@@ -53,6 +54,7 @@ from .credential_servers import (
     K8S_PREFIX,
     AuthMessageServer,
     BasicAuthServer,
+    CookieServer,
     HeaderKeyServer,
     OAuth2ProtectedServer,
     OpenServer,
@@ -76,9 +78,12 @@ ENDPOINTS = (
     "message",
     "none",
     "mtls",
+    # Last: each endpoint's fixed port (serve.py) follows its place here.
+    "cookie",
 )
 API_KEY_HEADER = "X-API-Key"
 QUERY_PARAM = "api_key"
+SESSION_COOKIE = "session"
 # OpenAI's realtime API carries its key this way: a raw token after a prefix.
 RAW_PREFIX = "openai-insecure-api-key."
 RAW_CHANNEL = "realtime"
@@ -148,6 +153,7 @@ class LocalCredentialStack:
         self.message = AuthMessageServer(_token(), port=port["message"])
         self.none = OpenServer(port=port["none"])
         self.mtls = OpenServer(ssl_context=self.pki.server_context(), port=port["mtls"])
+        self.cookie = CookieServer(_token(), cookie=SESSION_COOKIE, port=port["cookie"])
         self._original = self._credentials()
         self._exit: ExitStack | None = None
 
@@ -203,6 +209,8 @@ class LocalCredentialStack:
             variables["AUTH_HEADER"] = self.header.header
         elif name == "query":
             variables["AUTH_QUERY_PARAM"] = self.query.param
+        elif name == "cookie":
+            variables["AUTH_COOKIE"] = self.cookie.cookie
         elif name in ("subprotocol", "subprotocol_raw"):
             server: SubprotocolTokenServer = self.endpoint(name)
             variables.update(
@@ -285,6 +293,7 @@ class LocalCredentialStack:
             "subprotocol_raw": self.subprotocol_raw.token,
             "oauth2_client_credentials": self.token_endpoint.client_secret,
             "message": self.message.token,
+            "cookie": self.cookie.token,
         }
 
     def _assign(self, name: str, value: str) -> None:

@@ -27,10 +27,18 @@ Refusals are RFC 6749 section 5.2 answers:
 ``invalid_scope``           400   a scope outside :attr:`allowed_scopes`
 ==========================  ====  ===============================================
 
-:attr:`fault` switches the endpoint into misbehaving (:class:`Fault`): HTTP 500
-or 503, hanging until :meth:`stop` (which it never delays), a 200 answer that is
-not JSON, a 200 JSON answer without ``access_token``, or ``invalid_client`` once
-and then normal service (a client secret being rotated).
+:attr:`fault` switches the endpoint into misbehaving (:class:`Fault`): HTTP 500,
+503 or 429 (with ``Retry-After: <retry_after>`` when :attr:`retry_after` is set,
+seconds or an HTTP date), hanging until :meth:`stop` (which it never delays), a
+200 answer that is not JSON, a 200 JSON answer without ``access_token``, or
+``invalid_client`` once and then normal service (a client secret being rotated).
+:attr:`fault_times` limits any fault to that many requests, then normal service
+(a rate limit that lifts).
+
+:attr:`answer_expires_in` makes the answers say any ``expires_in`` (a huge
+integer, 0, a negative number, a string) while the tokens issued still live for
+:attr:`expires_in`: what a client does with an odd value is then seen from
+whether it asks again.
 
 Issued access tokens are kept with their expiry (:attr:`clock`, monotonic
 seconds): :meth:`is_valid` is what a protected server asks; :meth:`revoke` and
@@ -61,6 +69,8 @@ TOKEN_PATH = "/token"
 CLIENT_AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 # A hung request gives up by itself after this long, should stop() never come.
 HANG_LIMIT_SECONDS = 300.0
+# answer_expires_in's "not set": None is a value an answer may carry (JSON null).
+SAY_EXPIRES_IN = object()
 
 
 class Fault(enum.StrEnum):
@@ -68,6 +78,7 @@ class Fault(enum.StrEnum):
 
     STATUS_500 = "status_500"
     STATUS_503 = "status_503"
+    STATUS_429 = "status_429"
     HANG = "hang"
     NOT_JSON = "not_json"
     NO_ACCESS_TOKEN = "no_access_token"
@@ -126,6 +137,9 @@ class LocalTokenEndpoint:
             client_auth_methods,
         )
         self.fault: Fault | None = None
+        self.fault_times: int | None = None
+        self.retry_after: str | None = None
+        self.answer_expires_in: Any = SAY_EXPIRES_IN
         self.requests = 0
         self.token_requests: list[TokenRequest] = []
         # access token -> monotonic expiry (None: no expiry)
@@ -213,6 +227,9 @@ class LocalTokenEndpoint:
                 self.client_auth_methods,
             ) = self._settings
             self.fault = None
+            self.fault_times = None
+            self.retry_after = None
+            self.answer_expires_in = SAY_EXPIRES_IN
             self.requests = 0
             self.token_requests.clear()
             self.issued.clear()
@@ -225,13 +242,20 @@ class LocalTokenEndpoint:
             fault = self.fault
             if fault is Fault.INVALID_CLIENT_ONCE:
                 self.fault = None
+            if fault is not None and self.fault_times is not None:
+                self.fault_times -= 1
+                if self.fault_times <= 0:
+                    self.fault, self.fault_times = None, None
+            retry_after = {} if self.retry_after is None else {"Retry-After": self.retry_after}
         if fault is Fault.HANG:
             self._stopping.wait(HANG_LIMIT_SECONDS)
             return HTTPStatus.SERVICE_UNAVAILABLE, {}, b""
         if fault is Fault.STATUS_500:
             return HTTPStatus.INTERNAL_SERVER_ERROR, _TEXT, b"Internal Server Error\n"
         if fault is Fault.STATUS_503:
-            return HTTPStatus.SERVICE_UNAVAILABLE, _TEXT, b"Service Unavailable\n"
+            return HTTPStatus.SERVICE_UNAVAILABLE, {**_TEXT, **retry_after}, b"Unavailable\n"
+        if fault is Fault.STATUS_429:
+            return HTTPStatus.TOO_MANY_REQUESTS, {**_TEXT, **retry_after}, b"Slow down\n"
         try:
             if fault is Fault.INVALID_CLIENT_ONCE:
                 raise _invalid_client("client authentication failed")
@@ -293,7 +317,9 @@ class LocalTokenEndpoint:
                 None if expires_in is None else self.clock() + float(expires_in)
             )
         granted: dict[str, Any] = {"access_token": access_token, "token_type": self.token_type}
-        if expires_in is not None:
+        if self.answer_expires_in is not SAY_EXPIRES_IN:
+            granted["expires_in"] = self.answer_expires_in
+        elif expires_in is not None:
             granted["expires_in"] = expires_in
         if scope:
             granted["scope"] = scope

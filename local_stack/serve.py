@@ -8,8 +8,8 @@ fresh random token.
 
 Alongside, every credential mode's counterpart
 (:class:`~local_stack.credential_stack.LocalCredentialStack`) listens on a
-fixed port, :data:`CREDENTIAL_PORTS` (8766-8776) and the OAuth2 token endpoint
-on :data:`TOKEN_ENDPOINT_PORT` (8777), with each mode's fresh secret stored as
+fixed port, :data:`CREDENTIAL_PORTS` (8766-8777) and the OAuth2 token endpoint
+on :data:`TOKEN_ENDPOINT_PORT` (8778), with each mode's fresh secret stored as
 ``demo/<mode>`` (the client certificate for mutual TLS as
 ``demo/client-certificate``), so that each ``events/env-<mode>.json`` works::
 

@@ -100,7 +100,13 @@ def closed_normally(exc: WebSocketClosed) -> bool:
 
 def closed_error(exc: WebSocketClosed, config: Config) -> ExchangeError:
     """The typed error for a connection that closed before the exchange was complete."""
-    if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+    # websockets closes with 1009 itself on an oversized message; a server's own
+    # 1009, echoed back, is the server's close.
+    if (
+        exc.sent is not None
+        and exc.sent.code == CloseCode.MESSAGE_TOO_BIG
+        and not exc.rcvd_then_sent
+    ):
         return MessageTooLarge(
             f"The server sent a message larger than MAX_MESSAGE_BYTES ({config.max_message_bytes})."
         )

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from local_stack import pki
+from local_stack.aws import sigv4 as spec
 from local_stack.credential_servers import K8S_CHANNEL, K8S_PREFIX, encode_subprotocol_token
 from local_stack.credential_stack import ENDPOINTS, LocalCredentialStack
 from local_stack.oauth2_server import Fault, LocalTokenEndpoint
@@ -103,7 +104,7 @@ def test_every_endpoint_has_a_uri_and_settings_naming_its_mode(credential_stack)
         assert settings["WEBSOCKET_URI"] == credential_stack.uri(name)
         assert settings["AUTH_MODE"] in {
             "bearer", "header", "basic", "query", "subprotocol",
-            "oauth2_client_credentials", "sigv4", "message", "none",
+            "oauth2_client_credentials", "sigv4", "message", "none", "cookie",
         }  # fmt: skip
     assert credential_stack.uri("mtls").startswith("wss://127.0.0.1:")
     assert credential_stack.uri("basic").startswith("ws://127.0.0.1:")
@@ -274,13 +275,46 @@ def test_expires_in_is_omitted_when_unset(credential_stack, http) -> None:
     assert endpoint.is_valid(response.json()["access_token"])
 
 
-@pytest.mark.parametrize(("fault", "status"), [(Fault.STATUS_500, 500), (Fault.STATUS_503, 503)])
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [(Fault.STATUS_500, 500), (Fault.STATUS_503, 503), (Fault.STATUS_429, 429)],
+)
 def test_server_error_faults(credential_stack, http, fault, status) -> None:
     endpoint = credential_stack.token_endpoint
     endpoint.fault = fault
 
     assert token_request(http, endpoint, auth=secret_basic(endpoint)).status == status
     assert endpoint.valid_tokens == []
+
+
+@pytest.mark.parametrize(("fault", "status"), [(Fault.STATUS_503, 503), (Fault.STATUS_429, 429)])
+def test_a_fault_can_say_retry_after_and_lift_after_some_requests(
+    credential_stack, http, fault, status
+) -> None:
+    endpoint = credential_stack.token_endpoint
+    endpoint.fault, endpoint.fault_times, endpoint.retry_after = fault, 2, "7"
+
+    first, second, third = (
+        token_request(http, endpoint, auth=secret_basic(endpoint)) for _ in range(3)
+    )
+
+    assert (first.status, first.headers["Retry-After"]) == (status, "7")
+    assert second.status == status
+    assert third.status == 200
+    assert endpoint.fault is None
+
+
+@pytest.mark.parametrize("says", [10**400, 0, -5, "soon", None])
+def test_the_answer_can_say_any_expires_in_while_the_token_lives_on(
+    credential_stack, http, says
+) -> None:
+    endpoint = credential_stack.token_endpoint
+    endpoint.answer_expires_in = says
+
+    response = token_request(http, endpoint, auth=secret_basic(endpoint))
+
+    assert b'"expires_in": ' + json.dumps(says).encode() in response.data
+    assert endpoint.is_valid(response.json()["access_token"])
 
 
 def test_not_json_fault_answers_200_with_a_body_that_is_not_json(credential_stack, http) -> None:
@@ -368,6 +402,20 @@ def test_api_key_header_is_matched_by_name_case_insensitively(credential_stack) 
     assert answers_ping(uri, additional_headers={"x-api-key": server.key})
     assert refusal_status(uri, additional_headers={"X-API-Key": server.key + "x"}) == 401
     assert refusal_status(uri, additional_headers={"Authorization": server.key}) == 401
+
+
+def test_session_cookie_is_found_among_other_cookies(credential_stack) -> None:
+    server, uri = credential_stack.cookie, credential_stack.uri("cookie")
+    name = server.cookie
+
+    assert answers_ping(uri, additional_headers={"Cookie": f"{name}={server.token}"})
+    assert answers_ping(uri, additional_headers={"Cookie": f"theme=dark; {name}={server.token}"})
+    assert refusal_status(uri, additional_headers={"Cookie": f"{name}={server.token}x"}) == 401
+    assert refusal_status(uri, additional_headers={"Cookie": f"other={server.token}"}) == 401
+    twice = f"{name}={server.token}; {name}={server.token}"
+    assert refusal_status(uri, additional_headers={"Cookie": twice}) == 401
+    assert refusal_status(uri, additional_headers={"Authorization": server.token}) == 401
+    assert server.outcomes == [True, True, False, False, False, False]
 
 
 def test_query_key_is_url_decoded(credential_stack) -> None:
@@ -513,6 +561,66 @@ def signed_headers(
 
 def https_form(uri: str) -> str:
     return "https://" + uri.split("://", 1)[1]
+
+
+def test_the_verifier_reproduces_aws_s_published_example_signature() -> None:
+    # The IAM ListUsers example of AWS's Signature Version 4 documentation: an oracle
+    # that owes nothing to botocore or to this repository.
+    headers = {
+        "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+        "host": "iam.amazonaws.com",
+        "x-amz-date": "20150830T123600Z",
+    }
+    canonical = spec.canonical_request(
+        "GET", "/", "Version=2010-05-08&Action=ListUsers", headers, sorted(headers), b""
+    )
+    key = spec.signing_key(
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830", "us-east-1", "iam"
+    )
+    to_sign = spec.string_to_sign(
+        "20150830T123600Z", "20150830/us-east-1/iam/aws4_request", canonical
+    )
+
+    assert canonical.splitlines()[:3] == ["GET", "/", "Action=ListUsers&Version=2010-05-08"]
+    assert to_sign.endswith("f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59")
+    assert (
+        spec.signature(key, to_sign)
+        == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "canonical"),
+    [
+        (
+            "symbols=BTC,ETH&since=2024-01-01T00:00:00Z",
+            "since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH",
+        ),
+        (
+            "since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH",
+            "since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH",
+        ),
+        ("b=2&a=1&a=0", "a=0&a=1&b=2"),
+        ("x=%7e&flag", "flag=&x=~"),
+    ],
+)
+def test_the_verifier_canonicalises_any_spelling_of_a_query(query: str, canonical: str) -> None:
+    assert spec.canonical_query(query) == canonical
+
+
+def test_sigv4_verifies_a_query_in_its_canonical_percent_encoded_form(credential_stack) -> None:
+    server, base = credential_stack.sigv4, credential_stack.uri("sigv4")
+    written = base + "?symbols=BTC,ETH&since=2024-01-01T00:00:00Z"
+    canonical = base + "?since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH"
+    over_canonical = signed_headers(https_form(canonical), server.credentials, server.region)
+    over_written = signed_headers(https_form(written), server.credentials, server.region)
+
+    # API Gateway canonicalises what it receives, whichever spelling was sent...
+    assert answers_ping(canonical, additional_headers=over_canonical)
+    assert answers_ping(written, additional_headers=over_canonical)
+    # ...so a signature over the query as written (unencoded) does not hold.
+    assert refusal_status(written, additional_headers=over_written) == 403
+    assert server.verdicts[-1].reason == "signature does not match"
 
 
 def test_sigv4_signed_handshake_is_accepted(credential_stack) -> None:

@@ -7,9 +7,11 @@ credential appears in DEBUG output or in the result.
 
 from __future__ import annotations
 
+import datetime
 import json
 import uuid
 from collections.abc import Callable
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -34,6 +36,7 @@ SECRET_MODES = [
     "subprotocol_raw",
     "oauth2_client_credentials",
     "message",
+    "cookie",
 ]
 MODES = [*SECRET_MODES, "sigv4", "none"]
 
@@ -127,6 +130,55 @@ def test_a_wrong_client_secret_just_read_is_token_request_failed(
     assert credential_stack.token_endpoint.requests == 1
 
 
+def test_sigv4_signs_and_sends_a_query_with_reserved_characters_in_one_canonical_form(
+    call: Invoke, mode_env: MakeEnv, credential_stack: LocalCredentialStack
+) -> None:
+    uri = credential_stack.uri("sigv4") + "?symbols=BTC,ETH&since=2024-01-01T00:00:00Z"
+
+    result = call({}, mode_env("sigv4", WEBSOCKET_URI=uri))
+
+    assert result["ok"] is True, result
+    assert credential_stack.sigv4.paths == ["/v1?since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH"]
+
+
+def test_a_key_in_a_sigv4_uris_query_stays_out_of_debug_logs_in_its_canonical_form(
+    mode_env: MakeEnv, credential_stack: LocalCredentialStack, secrets_manager: LocalSecretsManager
+) -> None:
+    # Re-encoded for signing, the value is sent as qs%3Akey%2FZk93hQ: a form the
+    # configuration never wrote.
+    uri = credential_stack.uri("sigv4") + "?api_key=qs:key/Zk93hQ&v=2"
+    variables = {**mode_env("sigv4", WEBSOCKET_URI=uri), **credential_stack.aws_environment}
+    debug = {"LOG_LEVEL": "DEBUG", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}
+
+    results, output = run_child(
+        [({}, {**variables, **debug})],
+        secrets_manager,
+        root_debug=True,
+        **credential_stack.aws_environment,
+    )
+
+    assert results[0]["ok"] is True, results
+    assert credential_stack.sigv4.paths == ["/v1?api_key=qs%3Akey%2FZk93hQ&v=2"]
+    assert "GET /v1?api_key=[redacted]" in output, "the request line is logged, scrubbed"
+    for form in ("qs%3Akey%2FZk93hQ", "qs:key/Zk93hQ"):
+        assert form not in output
+        assert form not in json.dumps(results)
+
+
+def test_a_query_token_may_hold_any_character(
+    call: Invoke,
+    mode_env: MakeEnv,
+    credential_stack: LocalCredentialStack,
+) -> None:
+    token = "k3y with spaces&=;,+/%\u00e9\u2615"
+    credential_stack.query.key = token
+
+    result = call({}, mode_env("query", secret=json.dumps({"token": token})))
+
+    assert result["ok"] is True, result
+    assert token not in json.dumps(result, ensure_ascii=False)
+
+
 def test_sigv4_with_credentials_the_api_does_not_know_is_auth_rejected(
     spec: Any, mode_env: MakeEnv, credential_stack: LocalCredentialStack
 ) -> None:
@@ -199,6 +251,86 @@ def test_token_endpoint_faults_are_token_request_failed(
     assert credential_stack.oauth2.handshakes == []
 
 
+@pytest.mark.parametrize(
+    ("says", "requests"),
+    [
+        # More than a day, or not a number: reused for the secret window.
+        (10**400, 1),
+        ("forever", 1),
+        (86_401, 1),
+        # 0 or less: used for this invocation only, asked for again by the next.
+        (0, 2),
+        (-60, 2),
+        ("0", 2),
+    ],
+    ids=["10^400", "string", "over-a-day", "zero", "negative", "zero-string"],
+)
+def test_an_odd_expires_in_never_breaks_the_invocation(
+    call: Invoke,
+    mode_env: MakeEnv,
+    credential_stack: LocalCredentialStack,
+    says: Any,
+    requests: int,
+) -> None:
+    credential_stack.token_endpoint.answer_expires_in = says
+    variables = mode_env("oauth2_client_credentials")
+
+    results = [call({}, variables), call({}, variables)]
+
+    assert [result["ok"] for result in results] == [True, True], results
+    assert [result["attempts"] for result in results] == [1, 1]
+    assert credential_stack.token_endpoint.requests == requests
+
+
+@pytest.mark.parametrize("fault", [Fault.STATUS_429, Fault.STATUS_503])
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_a_retry_after_that_fits_is_honoured_once(
+    call: Invoke,
+    mode_env: MakeEnv,
+    credential_stack: LocalCredentialStack,
+    fault: Fault,
+    form: str,
+) -> None:
+    endpoint = credential_stack.token_endpoint
+    endpoint.fault, endpoint.fault_times = fault, 1
+    # An HTTP date has a one-second resolution: one second from now is 0 to 1 s away.
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1)
+    endpoint.retry_after = "1" if form == "seconds" else format_datetime(soon, usegmt=True)
+
+    result = call({}, mode_env("oauth2_client_credentials"))
+
+    assert result["ok"] is True, result
+    assert endpoint.requests == 2
+
+
+@pytest.mark.parametrize("fault", [Fault.STATUS_429, Fault.STATUS_503])
+def test_a_retry_after_past_the_deadline_is_retryable_and_not_waited_for(
+    call: Invoke, mode_env: MakeEnv, credential_stack: LocalCredentialStack, fault: Fault
+) -> None:
+    endpoint = credential_stack.token_endpoint
+    endpoint.fault, endpoint.retry_after = fault, "3600"
+
+    result = call({}, mode_env("oauth2_client_credentials"))
+
+    assert result["error"]["type"] == "token_request_failed", result
+    assert result["error"]["retryable"] is True
+    assert "3600 s" in result["error"]["message"]
+    assert endpoint.requests == 1
+
+
+def test_a_rate_limit_without_retry_after_is_retryable(
+    call: Invoke, mode_env: MakeEnv, credential_stack: LocalCredentialStack
+) -> None:
+    credential_stack.token_endpoint.fault = Fault.STATUS_429
+
+    result = call({}, mode_env("oauth2_client_credentials"))
+
+    assert result["error"]["type"] == "token_request_failed", result
+    assert result["error"]["retryable"] is True
+    assert "429" in result["error"]["message"]
+    assert credential_stack.token_endpoint.requests == 1
+
+
 def test_an_unknown_scope_is_an_rfc_6749_error_not_retryable(
     call: Invoke, mode_env: MakeEnv, credential_stack: LocalCredentialStack
 ) -> None:
@@ -209,6 +341,22 @@ def test_an_unknown_scope_is_an_rfc_6749_error_not_retryable(
     assert result["error"]["type"] == "token_request_failed", result
     assert result["error"]["retryable"] is False
     assert "invalid_scope" in result["error"]["message"]
+
+
+# --- message mode --------------------------------------------------------------------
+
+
+def test_an_authentication_reply_larger_than_max_message_bytes_is_message_too_large(
+    call: Invoke, mode_env: MakeEnv, credential_stack: LocalCredentialStack
+) -> None:
+    credential_stack.message.oversized_reply = 3 * 1024 * 1024
+
+    result = call({}, mode_env("message"))
+
+    assert result["ok"] is False, result
+    assert result["error"]["type"] == "message_too_large", result["error"]
+    assert "MAX_MESSAGE_BYTES" in result["error"]["message"]
+    assert credential_stack.message.auth_outcomes == [True]
 
 
 # --- mutual TLS ---------------------------------------------------------------------

@@ -163,6 +163,9 @@ def variables(
         "AUTH_HEADER": st.one_of(
             st.sampled_from(["", "X-API-Key", "Authorization", "Bad Header", "Host"]), ENV_TEXT
         ),
+        "AUTH_COOKIE": st.one_of(
+            st.sampled_from(["", "session", "a=b", "two words", "a;b", "ü"]), ENV_TEXT
+        ),
         "AUTH_QUERY_PARAM": st.one_of(
             st.sampled_from(["access_token", "key", "", "a&b", "=", "ü"]), ENV_TEXT
         ),

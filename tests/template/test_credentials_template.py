@@ -86,6 +86,7 @@ MODE_PARAMETERS: dict[str, dict[str, str]] = {
         "AuthFailure": "type == 'auth_invalid'",
         "TokenSecretField": "access_token",
     },
+    "cookie": {"TokenSecretArn": TOKEN_SECRET, "AuthCookie": "session_id"},
     "none": {"TokenSecretArn": ""},
 }
 SECRET_MODES = {mode for mode in MODES if mode not in ("sigv4", "none")}
@@ -99,6 +100,7 @@ VARIABLE_OF = {
     "CaBundle": "CA_BUNDLE",
     "AuthScheme": "AUTH_SCHEME",
     "AuthHeader": "AUTH_HEADER",
+    "AuthCookie": "AUTH_COOKIE",
     "AuthQueryParam": "AUTH_QUERY_PARAM",
     "AuthSubprotocolPrefix": "AUTH_SUBPROTOCOL_PREFIX",
     "AuthSubprotocolEncoding": "AUTH_SUBPROTOCOL_ENCODING",
@@ -427,6 +429,7 @@ SAMPLE_VALUES = {
     "OAuth2Scope": "read",
     "OAuth2Audience": "stream",
     "OAuth2ClientAuth": "client_secret_post",
+    "AuthCookie": "sid",
     "AuthMessage": '{"auth": "{token}"}',
     "AuthSuccess": "ok",
     "AuthFailure": "error",
@@ -473,6 +476,7 @@ def test_a_setting_is_refused_by_a_rule_exactly_where_the_function_refuses_it(
 
 REQUIRED_SETTINGS = [
     ("header", "AuthHeader"),
+    ("cookie", "AuthCookie"),
     ("subprotocol", "AuthSubprotocolPrefix"),
     ("oauth2_client_credentials", "OAuth2TokenUrl"),
     ("message", "AuthMessage"),
@@ -548,6 +552,10 @@ def test_every_parameter_is_described_and_in_exactly_one_group() -> None:
         ("AuthScheme", "", False),
         ("AuthHeader", "X-API-Key", True),
         ("AuthHeader", "X API Key", False),
+        ("AuthCookie", "", True),
+        ("AuthCookie", "session_id", True),
+        ("AuthCookie", "session id", False),
+        ("AuthCookie", "a=b", False),
         ("AuthQueryParam", "access_token", True),
         ("AuthQueryParam", "access token", False),
         ("AuthSubprotocolPrefix", "base64url.bearer.authorization.k8s.io.", True),

@@ -17,7 +17,8 @@ what goes on the wire.
 
 Besides the interface, this module holds the pure helpers every mode shares: the
 cross-mode variable check (:func:`load_mode` runs it), the token found in a secret's text
-(:func:`token_from_secret`), a secret's JSON object (:func:`secret_object`), and the two
+(:func:`token_from_secret`), what a header can carry of it (:func:`header_token`), a
+secret's JSON object (:func:`secret_object`), and the two
 mode-independent handshake settings the core reads (:func:`parse_handshake_headers`,
 :func:`parse_subprotocols`). Pure logic: nothing here does I/O.
 """
@@ -48,6 +49,7 @@ MODES: dict[str, str] = {
     "oauth2_client_credentials": "oauth2",
     "sigv4": "sigv4",
     "message": "message",
+    "cookie": "cookie",
     "none": "none",
 }
 
@@ -132,16 +134,18 @@ SECRET_SHAPES: dict[str, str] = {
     "subprotocol": "the token",
     "oauth2_client_credentials": 'JSON {"client_id": ..., "client_secret": ...}',
     "message": "the token",
+    "cookie": "the token",
 }
 
 # Each mode-specific variable and the modes it belongs to. Set in any other mode, it is a
 # contradiction: the deployer meant another mode, or left a setting behind that does nothing.
 # TOKEN_SECRET_ID (and its field) are not here: the function ignores them where no
 # secret is read, so that switching to ``sigv4`` or ``none`` needs no other change.
-_TOKEN_MODES = frozenset({"bearer", "header", "query", "subprotocol", "message"})
+_TOKEN_MODES = frozenset({"bearer", "header", "query", "subprotocol", "message", "cookie"})
 MODE_VARIABLES: dict[str, frozenset[str]] = {
     "AUTH_SCHEME": frozenset({"bearer"}),
     "AUTH_HEADER": frozenset({"header"}),
+    "AUTH_COOKIE": frozenset({"cookie"}),
     "AUTH_QUERY_PARAM": frozenset({"query"}),
     "AUTH_SUBPROTOCOL_PREFIX": frozenset({"subprotocol"}),
     "AUTH_SUBPROTOCOL_ENCODING": frozenset({"subprotocol"}),
@@ -243,13 +247,12 @@ def token_from_secret(text: str, field: str) -> str:
     """The token a secret's text holds. Pure; messages never quote the value.
 
     A JSON object yields its ``field``; any other text is the token itself. Surrounding
-    whitespace is dropped, as a secret written from a file often ends in a newline. The
-    token must be visible ASCII, the only content every carrier (a header, a query
-    value, a subprotocol after encoding) can take safely.
+    whitespace is dropped, as a secret written from a file often ends in a newline.
+    Which characters the token may hold depends on what carries it, so each mode checks
+    that (:func:`header_token`, for those that send it raw in a header).
 
     Raises:
-        SecretInvalid: no such field, not a string, empty, or characters outside
-            visible ASCII.
+        SecretInvalid: no such field, not a string, empty, or not Unicode text.
     """
     stripped = text.strip()
     if stripped.startswith("{"):
@@ -270,9 +273,48 @@ def token_from_secret(text: str, field: str) -> str:
             stripped = value.strip()
     if not stripped:
         raise SecretInvalid("The secret's token is empty.")
-    if not _VISIBLE_ASCII.fullmatch(stripped):
-        raise SecretInvalid("The secret's token has characters an HTTP header cannot carry.")
+    if _SURROGATE.search(stripped):
+        # A JSON escape such as "\ud800" alone: no carrier can encode it.
+        raise SecretInvalid("The secret's token is not valid Unicode text.")
     return stripped
+
+
+def header_problem(text: str) -> str | None:
+    """What in ``text`` an HTTP header value cannot carry, or None. Pure; never quotes it.
+
+    Control characters (C0, DEL, C1): a line break would end the header, and the others
+    are refused or mangled by servers and proxies. Beyond ISO-8859-1: header bytes are
+    that encoding (RFC 9110 obs-text), so the character has no byte to be sent as.
+    """
+    if _CONTROL.search(text):
+        return "a control character (such as a line break or a tab)"
+    if any(ord(c) > 0xFF for c in text):
+        return "a character outside ISO-8859-1"
+    return None
+
+
+def header_token(token: str, *, cookie: bool = False) -> str:
+    """``token``, checked for a mode that sends it raw in a header. Pure.
+
+    Only what the carrier cannot hold is refused (a space, a quote or ``=`` travel
+    fine): see :func:`header_problem`; in a cookie value (``cookie=True``) also ``;``
+    and ``,``, which end a cookie in the ``Cookie`` header.
+
+    Raises:
+        SecretInvalid: naming what is wrong, never quoting the token.
+    """
+    problem = header_problem(token)
+    if problem is not None:
+        raise SecretInvalid(
+            f"The secret's token has {problem}, which an HTTP header cannot carry; "
+            "store the token without it."
+        )
+    if cookie and (";" in token or "," in token):
+        raise SecretInvalid(
+            "The secret's token has a ';' or ',', which a cookie value cannot carry; "
+            "store the token without it."
+        )
+    return token
 
 
 def secret_object(
@@ -320,10 +362,12 @@ def read_token(read_secret: ReadSecret, field: str, *, refresh: bool) -> tuple[s
 
 # RFC 9110 section 5.6.2: token = 1*tchar.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_VISIBLE_ASCII = re.compile(r"[!-~]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # RFC 9110 section 5.5 field-value without obs-text: visible ASCII, inner spaces and tabs.
 _FIELD_VALUE = re.compile(r"(?:[!-~](?:[ \t!-~]*[!-~])?)?")
-# Headers no configuration may set: credentials go through AUTH_MODE and the secret only,
+# Headers no configuration may set: credentials go through AUTH_MODE and the secret only
+# (Cookie may carry a session: only AUTH_MODE cookie writes it, from the secret),
 # and websockets writes the handshake's own (Host, Upgrade, Connection, Sec-WebSocket-*).
 _RESERVED_HEADERS = frozenset(
     {

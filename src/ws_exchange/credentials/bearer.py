@@ -14,7 +14,16 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from ..errors import ConfigError
-from . import Handshake, Prepared, ReadSecret, is_token, read_token, setting, token_field
+from . import (
+    Handshake,
+    Prepared,
+    ReadSecret,
+    header_token,
+    is_token,
+    read_token,
+    setting,
+    token_field,
+)
 from ._base import HandshakeOnly
 
 if TYPE_CHECKING:
@@ -33,6 +42,7 @@ class Bearer(HandshakeOnly):
         self, handshake: Handshake, read_secret: ReadSecret, deadline: Deadline, *, refresh: bool
     ) -> Prepared:
         token, fresh = read_token(read_secret, self.field, refresh=refresh)
+        header_token(token)
         value = f"{self.scheme} {token}"
         return Prepared(
             replace(handshake, headers=(*handshake.headers, ("Authorization", value))),

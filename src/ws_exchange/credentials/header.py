@@ -1,7 +1,9 @@
 """``AUTH_MODE=header``: ``<AUTH_HEADER>: <token>``, the token as is (API keys). Pure logic.
 
 The secret holds the token (``TOKEN_SECRET_FIELD``, or the whole string). Nothing is
-cached here beyond the core's secret cache. Scrubbed: the token. Unlike
+cached here beyond the core's secret cache. Scrubbed: the token. The token may hold
+any character a header can carry (:func:`~ws_exchange.credentials.header_token`): no
+control characters. Unlike
 ``Authorization``, a custom header is kept by websockets on a redirect to another
 origin: the endpoint's redirects must be trusted (the core refuses cross-origin ones).
 """
@@ -17,6 +19,7 @@ from . import (
     Handshake,
     Prepared,
     ReadSecret,
+    header_token,
     is_reserved_header,
     is_token,
     read_token,
@@ -41,6 +44,7 @@ class Header(HandshakeOnly):
         self, handshake: Handshake, read_secret: ReadSecret, deadline: Deadline, *, refresh: bool
     ) -> Prepared:
         token, fresh = read_token(read_secret, self.field, refresh=refresh)
+        header_token(token)
         return Prepared(
             replace(handshake, headers=(*handshake.headers, (self.name, token))),
             fresh=fresh,

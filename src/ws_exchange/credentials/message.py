@@ -7,10 +7,12 @@ within the reply timeout and the deadline: one matching ``AUTH_FAILURE`` (JMESPa
 close, or more than :data:`MAX_SKIPPED_REPLIES` replies matching neither expression is
 ``auth_rejected``; one matching ``AUTH_SUCCESS`` (by default: the first reply that does
 not match ``AUTH_FAILURE``) lets the exchange begin. Replies matching neither (a
-greeting such as ``{"type": "auth_required"}``) are skipped.
+greeting such as ``{"type": "auth_required"}``) are skipped. A reply larger than
+``MAX_MESSAGE_BYTES`` is ``message_too_large``, not a refusal.
 
 The secret holds the token (``TOKEN_SECRET_FIELD``, or the whole string). Nothing is
 cached beyond the core's secret cache. Scrubbed: the token and its JSON-escaped form.
+The token may hold any character: JSON escapes what needs it.
 The token is sent on the connection opened, after any redirect, so it goes where the
 connection went: the core must refuse cross-origin redirects.
 
@@ -26,9 +28,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
+from websockets.frames import CloseCode
 
 from ..checks import MAX_EXPRESSION_CHARS, Expression, compile_expression, matches
-from ..errors import AuthRejected, ConfigError, ReplyTimeout
+from ..errors import AuthRejected, ConfigError, ExchangeError, MessageTooLarge, ReplyTimeout
 from ..framing import decode, encode, loads
 from . import Handshake, Prepared, ReadSecret, read_token, setting, token_field
 
@@ -83,6 +86,27 @@ def judge(reply: Any, success: Expression | None, failure: Expression | None) ->
     return "skip"
 
 
+def closed_error(exc: WebSocketClosed, max_message_bytes: int | None) -> ExchangeError:
+    """What a closed connection during authentication means. Pure.
+
+    websockets closes the connection itself, with 1009 (the close frame it *sent*), when
+    a reply exceeds its ``max_size``: that is the reply's size, not the server's verdict.
+    A 1009 the server sent first (and websockets echoed) is the server's own close.
+    """
+    too_big = exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG
+    if too_big and not exc.rcvd_then_sent:
+        limit = f" ({max_message_bytes} bytes)" if max_message_bytes is not None else ""
+        return MessageTooLarge(
+            f"The server's reply to the authentication message is larger than "
+            f"MAX_MESSAGE_BYTES{limit}."
+        )
+    code = exc.rcvd.code if exc.rcvd is not None else None
+    detail = f" (close code {code})" if code is not None else ""
+    return AuthRejected(
+        f"The server closed the connection after the authentication message{detail}."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """The token in a message sent right after the handshake."""
@@ -116,6 +140,7 @@ class Message:
         Raises:
             AuthRejected: a reply matched ``AUTH_FAILURE``, the server closed the
                 connection, or sent too many replies matching neither expression.
+            MessageTooLarge: a reply larger than ``MAX_MESSAGE_BYTES``.
             ReplyTimeout: no reply within ``reply_timeout`` (or the deadline).
         """
         assert prepared.token is not None, "prepare() of this mode sets the token"
@@ -130,11 +155,7 @@ class Message:
                 if verdict == "failure":
                     raise AuthRejected("The server refused the authentication message.")
         except WebSocketClosed as exc:
-            code = exc.rcvd.code if exc.rcvd is not None else None
-            detail = f" (close code {code})" if code is not None else ""
-            raise AuthRejected(
-                f"The server closed the connection after the authentication message{detail}."
-            ) from None
+            raise closed_error(exc, connection.protocol.max_message_size) from None
         raise AuthRejected(
             f"The server sent {MAX_SKIPPED_REPLIES + 1} replies to the authentication message "
             "and none matched AUTH_SUCCESS or AUTH_FAILURE."

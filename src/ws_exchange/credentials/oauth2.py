@@ -8,8 +8,12 @@ client authenticates per ``OAUTH2_CLIENT_AUTH`` (RFC 6749 section 2.3.1):
 ``client_secret_post`` (both in the body).
 
 Cached: the access token, in this module, keyed by (token URL, client id, scope,
-audience), until shortly before its ``expires_in`` (no ``expires_in``:
-``SECRET_MAX_AGE_SECONDS``); dropped when the handshake is refused (``refresh=True``).
+audience), until shortly before its ``expires_in``; dropped when the handshake is
+refused (``refresh=True``). An ``expires_in`` that is not a positive finite number
+never breaks the invocation: 0 or less means the token serves this invocation only and
+is not cached; none, more than a day, or not a number means ``SECRET_MAX_AGE_SECONDS``.
+A 429 or 503 answer is retryable; its ``Retry-After`` (seconds or an HTTP date) is
+honoured once when the wait fits before the deadline: one more request after it.
 An ``invalid_client`` answer reads the secret again once: the client secret may have
 been rotated. Scrubbed: the access token, the header value, the client secret and the
 token request's own Basic value. websockets drops ``Authorization`` on a cross-origin
@@ -25,6 +29,8 @@ answer; :func:`post` is the I/O edge.
 from __future__ import annotations
 
 import base64
+import datetime
+import email.utils
 import json
 import math
 import threading
@@ -37,7 +43,7 @@ from urllib.parse import quote_plus, urlencode, urlsplit
 import urllib3
 
 from ..errors import ConfigError, SecretInvalid, TokenRequestFailed
-from . import Handshake, Prepared, ReadSecret, secret_object, setting
+from . import Handshake, Prepared, ReadSecret, header_problem, secret_object, setting
 from ._base import HandshakeOnly
 
 if TYPE_CHECKING:
@@ -53,6 +59,15 @@ MAX_ANSWER_BYTES = 64 * 1024
 # tenth of its life), so that it does not expire between the check and the handshake.
 EXPIRY_MARGIN_SECONDS = 60.0
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# A longer expires_in is not believed: a token endpoint that means "forever" says so in
+# its own way (a huge or missing value), and a day-old token is renewed regardless.
+MAX_EXPIRES_IN_SECONDS = 86400.0
+# Answers that say "come back later", and may say when (RFC 6585 section 4, RFC 9110
+# section 15.6.4): the request is retried once after Retry-After if it fits.
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+# A JSON integer longer than this is not a lifetime anyone means; Python would parse it
+# exactly (up to 4300 digits, then fail), and a float of it overflows.
+_MAX_INT_DIGITS = 20
 
 # RFC 6749's error codes (sections 4.1.2.1 and 5.2) and what to tell the deployer. Any
 # other `error` value is the server's own text and is never repeated.
@@ -97,7 +112,11 @@ class Client:
 
 @dataclass(frozen=True, slots=True)
 class AccessToken:
-    """An access token and what the endpoint said about it."""
+    """An access token and what the endpoint said about it.
+
+    ``expires_in`` is normalised: None when not said or not usable (the secret window
+    applies), 0.0 for "do not reuse", else seconds in (0, a day].
+    """
 
     value: str
     token_type: str
@@ -105,6 +124,18 @@ class AccessToken:
 
     def __repr__(self) -> str:
         return f"AccessToken(value='***', token_type={self.token_type!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the token endpoint answered: status, body, and its ``Retry-After`` header."""
+
+    status: int
+    body: bytes
+    retry_after: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Answer(status={self.status})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +214,7 @@ def parse_answer(status: int, body: bytes) -> AccessToken:
             not a JSON object, or no usable ``access_token`` (not retryable).
     """
     try:
-        document: Any = json.loads(body.decode("utf-8"))
+        document: Any = json.loads(body.decode("utf-8"), parse_int=_bounded_int)
     except (ValueError, RecursionError):
         document = None
     error = document.get("error") if isinstance(document, dict) else None
@@ -191,6 +222,8 @@ def parse_answer(status: int, body: bytes) -> AccessToken:
         code = error if isinstance(error, str) and error in _ERROR_ADVICE else None
         if code is not None:
             message = f"The token endpoint answered {code} (HTTP {status}): {_ERROR_ADVICE[code]}."
+        elif status == 429:
+            message = "The token endpoint is limiting requests (HTTP 429); try again later."
         elif 300 <= status < 400:
             message = (
                 f"The token endpoint answered with a redirect (HTTP {status}); "
@@ -198,7 +231,7 @@ def parse_answer(status: int, body: bytes) -> AccessToken:
             )
         else:
             message = f"The token endpoint refused the request (HTTP {status})."
-        raise TokenEndpointRefused(message, code=code, retryable=status >= 500)
+        raise TokenEndpointRefused(message, code=code, retryable=status >= 500 or status == 429)
     if not isinstance(document, dict):
         raise TokenEndpointRefused(
             "The token endpoint's answer is not a JSON object.", code=None, retryable=False
@@ -208,9 +241,10 @@ def parse_answer(status: int, body: bytes) -> AccessToken:
         raise TokenEndpointRefused(
             "The token endpoint's answer has no access_token.", code=None, retryable=False
         )
-    if not all("!" <= c <= "~" for c in value):
+    problem = header_problem(value)
+    if problem is not None:
         raise TokenEndpointRefused(
-            "The token endpoint's access_token has characters an HTTP header cannot carry.",
+            f"The token endpoint's access_token has {problem}, which an HTTP header cannot carry.",
             code=None,
             retryable=False,
         )
@@ -227,25 +261,54 @@ def parse_answer(status: int, body: bytes) -> AccessToken:
     return AccessToken(value, "Bearer", _expires_in(document.get("expires_in")))
 
 
+def _bounded_int(text: str) -> int | float:
+    if len(text.lstrip("-")) <= _MAX_INT_DIGITS:
+        return int(text)
+    return -math.inf if text.startswith("-") else math.inf
+
+
 def _expires_in(raw: Any) -> float | None:
-    # Some providers send it as a string; anything unusable means "not said".
-    if isinstance(raw, bool):
-        return None
+    """``expires_in`` normalised (see :class:`AccessToken`). Pure; never raises."""
+    # Some providers send it as a string of digits.
     if isinstance(raw, str):
         try:
             raw = float(raw)
         except ValueError:
             return None
-    if isinstance(raw, int | float) and math.isfinite(raw) and raw > 0:
-        return float(raw)
-    return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != raw:  # NaN
+        return None
+    if raw <= 0:
+        return 0.0
+    if raw > MAX_EXPIRES_IN_SECONDS:
+        return None
+    return float(raw)
 
 
 def cache_lifetime(expires_in: float | None, max_age_seconds: float) -> float:
-    """How long an access token is reused: shortly before it expires. Pure."""
+    """How long an access token is reused: shortly before it expires; 0 (not cached)
+    when ``expires_in`` is 0. Pure."""
     if expires_in is None:
         return max_age_seconds
+    if expires_in <= 0:
+        return 0.0
     return expires_in - min(EXPIRY_MARGIN_SECONDS, expires_in / 10)
+
+
+def retry_delay(retry_after: str | None, now: datetime.datetime) -> float | None:
+    """Seconds a ``Retry-After`` value asks to wait (RFC 9110 section 10.2.3): a number
+    of seconds or an HTTP date (past: 0); None when absent or malformed. Pure."""
+    if retry_after is None:
+        return None
+    value = retry_after.strip()
+    if value.isascii() and value.isdigit():
+        return float(int(value)) if len(value) <= _MAX_INT_DIGITS else math.inf
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 # --- I/O half ---------------------------------------------------------------------------
@@ -256,11 +319,15 @@ _POOL = urllib3.PoolManager(num_pools=4, maxsize=1)
 # Access tokens by (token URL, client id, scope, audience): (token, monotonic expiry).
 _TOKENS: dict[tuple[str, str, str | None, str | None], tuple[AccessToken, float]] = {}
 
-Send = Callable[[TokenRequest, float], tuple[int, bytes]]
+Send = Callable[[TokenRequest, float], Answer]
 
 
-def post(request: TokenRequest, timeout: float) -> tuple[int, bytes]:
-    """POST ``request``; ``(status, body)``, returned within ``timeout`` seconds.
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def post(request: TokenRequest, timeout: float) -> Answer:
+    """POST ``request``; the answer, returned within ``timeout`` seconds.
 
     urllib3's timeouts bound each connect and each read, not the whole exchange: a
     server that trickles bytes could outlast them. The request therefore runs in a
@@ -271,7 +338,7 @@ def post(request: TokenRequest, timeout: float) -> tuple[int, bytes]:
         TokenEndpointRefused: the endpoint could not be reached, did not answer in time,
             or answered with more than :data:`MAX_ANSWER_BYTES`.
     """
-    outcome: list[tuple[int, bytes] | BaseException] = []
+    outcome: list[Answer | BaseException] = []
 
     def run() -> None:
         try:
@@ -292,7 +359,7 @@ def post(request: TokenRequest, timeout: float) -> tuple[int, bytes]:
     return result
 
 
-def _post(request: TokenRequest, timeout: float) -> tuple[int, bytes]:
+def _post(request: TokenRequest, timeout: float) -> Answer:
     try:
         response = _POOL.request(
             "POST",
@@ -320,7 +387,7 @@ def _post(request: TokenRequest, timeout: float) -> tuple[int, bytes]:
         )
     # Read to its end (a short read is the end): the connection can serve the next request.
     response.release_conn()
-    return response.status, body
+    return Answer(response.status, body, response.headers.get("Retry-After"))
 
 
 def transport_error(exc: BaseException, timeout: float) -> TokenEndpointRefused:
@@ -356,6 +423,9 @@ class OAuth2ClientCredentials(HandshakeOnly):
     settings: Settings
     send: Send = field(default=post, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    # The wall clock reads HTTP dates in Retry-After; sleep waits for it.
+    wall_clock: Callable[[], datetime.datetime] = field(default=_utc_now, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     def prepare(
         self, handshake: Handshake, read_secret: ReadSecret, deadline: Deadline, *, refresh: bool
@@ -394,6 +464,15 @@ class OAuth2ClientCredentials(HandshakeOnly):
         return (s.token_url, client.client_id, s.scope, s.audience)
 
     def _request(self, client: Client, deadline: Deadline) -> AccessToken:
+        answer = self._send(client, deadline)
+        delay = self._retry_delay(answer, deadline)
+        if delay is not None:
+            # Blocks, as the request itself does: prepare() is synchronous.
+            self.sleep(delay)
+            answer = self._send(client, deadline)
+        return parse_answer(answer.status, answer.body)
+
+    def _send(self, client: Client, deadline: Deadline) -> Answer:
         timeout = deadline.cap(TOKEN_REQUEST_TIMEOUT_SECONDS)
         if timeout <= 0:
             raise TokenEndpointRefused(
@@ -401,8 +480,26 @@ class OAuth2ClientCredentials(HandshakeOnly):
                 code=None,
                 retryable=True,
             )
-        status, body = self.send(token_request(self.settings, client), timeout)
-        return parse_answer(status, body)
+        return self.send(token_request(self.settings, client), timeout)
+
+    def _retry_delay(self, answer: Answer, deadline: Deadline) -> float | None:
+        """How long to wait before the one retry, or None for no retry.
+
+        Raises:
+            TokenEndpointRefused: the wait asked for does not fit before the deadline.
+        """
+        if answer.status not in RETRY_AFTER_STATUSES:
+            return None
+        delay = retry_delay(answer.retry_after, self.wall_clock())
+        if delay is not None and delay >= deadline.remaining():
+            raise TokenEndpointRefused(
+                f"The token endpoint is unavailable (HTTP {answer.status}) and asked to "
+                f"retry after {delay:g} s, more than the time left before the Lambda "
+                "deadline.",
+                code=None,
+                retryable=True,
+            )
+        return delay
 
     def _prepared(
         self, handshake: Handshake, token: AccessToken, client: Client, *, fresh: bool

@@ -1,7 +1,8 @@
 """``AUTH_MODE=query``: the token as query parameter ``AUTH_QUERY_PARAM``. Pure logic.
 
 The secret holds the token (``TOKEN_SECRET_FIELD``, or the whole string). The value is
-percent-encoded (every byte outside RFC 3986's unreserved set) and appended to the
+percent-encoded (every byte of its UTF-8 outside RFC 3986's unreserved set, so it may
+hold any character) and appended to the
 URI's existing query. Nothing is cached beyond the core's secret cache. Scrubbed: the
 token and its encoded form, so that the request line websockets logs at DEBUG and any
 echo of it are redacted. A query string is kept by websockets on a redirect: the core

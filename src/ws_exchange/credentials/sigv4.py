@@ -3,7 +3,12 @@
 For API Gateway WebSocket APIs with ``AWS_IAM`` authorization on ``$connect``. botocore's
 own signer (:class:`botocore.auth.SigV4Auth`) signs an :class:`~botocore.awsrequest.AWSRequest`
 GET of the ``https://`` form of the ``wss://`` URI (``http://`` for ``ws://``), carrying
-the host and the configured ``HANDSHAKE_HEADERS``; the signer adds ``X-Amz-Date``,
+the host and the configured ``HANDSHAKE_HEADERS``. The query is first rewritten in SigV4's
+canonical form (names and values percent-decoded, then every byte outside RFC 3986's
+unreserved set percent-encoded, sorted by name then value), and that one query is both
+signed and sent: botocore signs a URL's query as written, while API Gateway
+canonicalises what it receives, so ``?since=2024-01-01T00:00:00Z`` signed as written
+would be refused. The signer adds ``X-Amz-Date``,
 ``X-Amz-Security-Token`` (with temporary credentials) and ``Authorization``. websockets
 adds its own headers (``Upgrade``, ``Sec-WebSocket-Key``, ...) later, unsigned, which
 SigV4 allows: only the headers listed in ``SignedHeaders`` are checked.
@@ -26,7 +31,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
 
 import botocore.session
 from botocore.auth import SigV4Auth
@@ -80,6 +85,34 @@ def http_url(uri: str) -> str:
     return urlunsplit(parts._replace(scheme="https" if parts.scheme == "wss" else "http"))
 
 
+def canonical_query(query: str) -> str:
+    """``query`` as SigV4 canonicalises it: each name and value percent-decoded, then
+    every UTF-8 byte outside ``A-Za-z0-9-_.~`` percent-encoded; sorted by name, then
+    value. Pure.
+
+    ``+`` is kept as a plus sign (RFC 3986), not read as a space (HTML forms).
+    """
+    pairs = []
+    for item in query.split("&"):
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        pairs.append((_encode(unquote_to_bytes(name)), _encode(unquote_to_bytes(value))))
+    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def _encode(text: bytes) -> str:
+    return quote(text, safe="-_.~")
+
+
+def with_canonical_query(uri: str) -> str:
+    """``uri`` with its query in SigV4's canonical form (:func:`canonical_query`). Pure."""
+    parts = urlsplit(uri)
+    if not parts.query:
+        return uri
+    return urlunsplit(parts._replace(query=canonical_query(parts.query)))
+
+
 def sign(
     handshake: Handshake, credentials: Any, *, service: str, region: str
 ) -> tuple[tuple[tuple[str, str], ...], str, str]:
@@ -131,6 +164,8 @@ class SigV4(HandshakeOnly):
                 "execution role (or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
                 "AWS_PROFILE, outside Lambda)."
             )
+        # What is signed is what is sent: one query, in the form the verifier rebuilds.
+        handshake = replace(handshake, uri=with_canonical_query(handshake.uri))
         added, authorization, signature = sign(
             handshake, frozen, service=self.service, region=self.region
         )

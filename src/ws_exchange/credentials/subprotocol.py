@@ -3,10 +3,11 @@
 ``Sec-WebSocket-Protocol`` offers ``SUBPROTOCOLS`` then ``<AUTH_SUBPROTOCOL_PREFIX><token>``
 (Kubernetes: prefix ``base64url.bearer.authorization.k8s.io.``, encoding ``base64url``).
 ``AUTH_SUBPROTOCOL_ENCODING`` is ``raw`` (the token must then be an RFC 9110 token) or
-``base64url`` (RFC 4648 section 5, unpadded). The secret holds the token. Nothing is
-cached beyond the core's secret cache. Scrubbed: the token, its encoding and the whole
-subprotocol; the result never shows that subprotocol. websockets keeps subprotocols on
-a redirect: the core must refuse cross-origin ones.
+``base64url`` (RFC 4648 section 5, unpadded, of its UTF-8: any character). The secret
+holds the token. Nothing is cached beyond the core's secret cache. Scrubbed: the
+token, its encoding and the whole subprotocol; the result never shows that
+subprotocol. websockets keeps subprotocols on a redirect: the core must refuse
+cross-origin ones.
 """
 
 from __future__ import annotations

@@ -48,10 +48,10 @@ def test_a_cached_token_is_not_fresh_and_refresh_reads_the_secret_again() -> Non
     assert secrets.calls == [False, True]
 
 
-def test_an_unusable_token_is_secret_invalid() -> None:
-    with pytest.raises(SecretInvalid):
+def test_a_token_a_header_cannot_carry_is_secret_invalid() -> None:
+    with pytest.raises(SecretInvalid, match="control character"):
         mode({"TOKEN_SECRET_ID": "s"}).prepare(
-            Handshake(URI), Secrets("two words"), deadline(), refresh=False
+            Handshake(URI), Secrets('{"token": "two\\nlines"}'), deadline(), refresh=False
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,10 +17,11 @@ from ws_exchange.credentials.message import (
     MAX_SKIPPED_REPLIES,
     Message,
     auth_text,
+    closed_error,
     judge,
     replace_token,
 )
-from ws_exchange.errors import AuthRejected, ConfigError, ReplyTimeout
+from ws_exchange.errors import AuthRejected, ConfigError, MessageTooLarge, ReplyTimeout
 
 from ._support import URI, Secrets, deadline, mode
 
@@ -34,6 +36,8 @@ HOME_ASSISTANT = {
 
 class FakeConnection:
     """Replies in order; then silence, or a close when ``close_after`` is set."""
+
+    protocol = SimpleNamespace(max_message_size=1024)
 
     def __init__(self, *replies: Any, close_after: bool = False) -> None:
         self.replies = [r if isinstance(r, str | bytes) else json.dumps(r) for r in replies]
@@ -118,6 +122,16 @@ def test_a_close_is_auth_rejected_with_its_code_but_not_its_reason() -> None:
     with pytest.raises(AuthRejected, match="1008") as info:
         authenticate(FakeConnection({"type": "auth_required"}, close_after=True))
     assert "sEkReT" not in str(info.value)
+
+
+def test_a_close_websockets_sent_for_a_too_large_reply_is_message_too_large() -> None:
+    # websockets closes with 1009 itself: the close frame it sent, none received.
+    error = closed_error(ConnectionClosedError(None, Close(1009, "over size limit"), None), 1024)
+    assert isinstance(error, MessageTooLarge)
+    assert "MAX_MESSAGE_BYTES (1024 bytes)" in error.message
+    # A 1009 the server sent is its own verdict, as any other close.
+    refused = closed_error(ConnectionClosedError(Close(1009, ""), Close(1009, ""), True), 1024)
+    assert isinstance(refused, AuthRejected)
 
 
 def test_more_than_ten_unmatched_replies_is_auth_rejected() -> None:

@@ -8,6 +8,8 @@ integration tests.
 from __future__ import annotations
 
 import base64
+import datetime
+import email.utils
 import json
 import socket
 import threading
@@ -23,6 +25,7 @@ import urllib3
 from ws_exchange.credentials import Handshake
 from ws_exchange.credentials.oauth2 import (
     AccessToken,
+    Answer,
     Client,
     OAuth2ClientCredentials,
     Settings,
@@ -32,6 +35,7 @@ from ws_exchange.credentials.oauth2 import (
     client_from_secret,
     parse_answer,
     post,
+    retry_delay,
     settings,
     token_request,
     transport_error,
@@ -60,18 +64,30 @@ class FakeClock:
 
 
 class Endpoint:
-    """A scripted token endpoint: answers in order, records each request."""
+    """A scripted token endpoint: answers in order (``(status, body)`` or
+    ``(status, body, retry_after)``), records each request."""
 
-    def __init__(self, *answers: tuple[int, Any]) -> None:
+    def __init__(self, *answers: tuple[Any, ...]) -> None:
         self.answers = list(answers)
         self.requests: list[TokenRequest] = []
         self.timeouts: list[float] = []
 
-    def __call__(self, request: TokenRequest, timeout: float) -> tuple[int, bytes]:
+    def __call__(self, request: TokenRequest, timeout: float) -> Answer:
         self.requests.append(request)
         self.timeouts.append(timeout)
-        status, body = self.answers.pop(0)
-        return status, body if isinstance(body, bytes) else json.dumps(body).encode()
+        status, body, *retry_after = self.answers.pop(0)
+        encoded = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return Answer(status, encoded, *retry_after)
+
+
+class Sleeps(list[float]):
+    """A ``sleep`` that records the delays instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+NOW = datetime.datetime(2026, 12, 5, 12, 0, 0, tzinfo=datetime.UTC)
 
 
 def ok(token: str = "at-1", **extra: Any) -> tuple[int, Any]:  # noqa: S107
@@ -79,10 +95,19 @@ def ok(token: str = "at-1", **extra: Any) -> tuple[int, Any]:  # noqa: S107
 
 
 def oauth2(
-    endpoint: Endpoint, clock: FakeClock | None = None, **environ: str
+    endpoint: Endpoint,
+    clock: FakeClock | None = None,
+    sleeps: Sleeps | None = None,
+    **environ: str,
 ) -> OAuth2ClientCredentials:
     base = settings({"OAUTH2_TOKEN_URL": TOKEN_URL, **environ}, allow_insecure=False)
-    return OAuth2ClientCredentials(base, send=endpoint, clock=clock or FakeClock())
+    return OAuth2ClientCredentials(
+        base,
+        send=endpoint,
+        clock=clock or FakeClock(),
+        wall_clock=lambda: NOW,
+        sleep=sleeps if sleeps is not None else Sleeps(),
+    )
 
 
 # --- the request ------------------------------------------------------------------------------
@@ -203,10 +228,40 @@ def test_a_bearer_answer_gives_the_token_normalised_type_and_lifetime() -> None:
     assert parse_answer(200, b'{"access_token": "at", "token_type": "Bearer"}').expires_in is None
 
 
-@pytest.mark.parametrize("expires_in", ["-5", 0, True, "soon", None, 1e400])
-def test_an_unusable_expires_in_means_not_said(expires_in: Any) -> None:
-    body = json.dumps({"access_token": "at", "expires_in": expires_in}).encode()
-    assert parse_answer(200, body).expires_in is None
+@pytest.mark.parametrize(
+    ("raw", "expires_in"),
+    [
+        # Not a number, or more than a day: the secret window applies.
+        ("true", None),
+        ('"soon"', None),
+        ("null", None),
+        ('"NaN"', None),
+        ("NaN", None),
+        ("1e400", None),
+        ("Infinity", None),
+        ("1" + "0" * 400, None),
+        ("1" + "0" * 5000, None),
+        ('"1e400"', None),
+        ("86401", None),
+        ("[3600]", None),
+        # 0 or less: this invocation only.
+        ("0", 0.0),
+        ("-5", 0.0),
+        ('"-5"', 0.0),
+        ("-1" + "0" * 400, 0.0),
+        ("-Infinity", 0.0),
+        ("0.0", 0.0),
+        # A positive finite number of at most a day: as said.
+        ("86400", 86400.0),
+        ("0.5", 0.5),
+        ('"60"', 60.0),
+    ],
+)
+def test_expires_in_is_normalised_and_never_breaks_the_answer(
+    raw: str, expires_in: float | None
+) -> None:
+    body = b'{"access_token": "at", "expires_in": ' + raw.encode() + b"}"
+    assert parse_answer(200, body).expires_in == expires_in
 
 
 RFC_6749_CODES = [
@@ -257,14 +312,14 @@ def test_an_error_code_outside_rfc_6749_is_never_repeated() -> None:
         (503, b'{"error": "temporarily_unavailable"}', True),
         (502, b"", True),
         (404, b"sEkReT", False),
-        (429, b"", False),
+        (429, b"", True),
         (302, b"", False),
         (200, b"<html>sEkReT</html>", False),
         (200, b"[1, 2]", False),
         (200, b'{"token": "sEkReT"}', False),
         (200, b'{"access_token": ""}', False),
         (200, b'{"access_token": 42}', False),
-        (200, b'{"access_token": "sEkReT two"}', False),
+        (200, b'{"access_token": "sEkReT\\ntwo"}', False),
         (200, b'{"access_token": "sEkReT", "token_type": "mac"}', False),
         (200, b'{"access_token": "sEkReT", "token_type": "DPoP"}', False),
         (200, b'{"access_token": "sEkReT", "token_type": null}', False),
@@ -317,6 +372,7 @@ def test_lifetime_ends_shortly_before_expires_in_or_is_the_secret_window() -> No
     assert cache_lifetime(30, 300) == 27
     assert cache_lifetime(None, 300) == 300
     assert cache_lifetime(None, 0) == 0
+    assert cache_lifetime(0.0, 300) == 0
 
 
 # --- the flow: cache, refresh, invalid_client -----------------------------------------------------
@@ -356,6 +412,31 @@ def test_without_expires_in_the_token_lives_for_the_secret_window() -> None:
     mode_ = oauth2(endpoint, clock, SECRET_MAX_AGE_SECONDS="120")
     secrets = Secrets(CLIENT)
     prepare(mode_, secrets)
+    clock.now += 119
+    assert prepare(mode_, secrets).fresh is False
+    clock.now += 2
+    assert prepare(mode_, secrets).handshake.headers[-1][1] == "Bearer at-2"
+
+
+@pytest.mark.parametrize("expires_in", [0, -30, "0"])
+def test_an_expires_in_of_0_or_less_serves_this_invocation_only(expires_in: Any) -> None:
+    endpoint = Endpoint(ok("at-1", expires_in=expires_in), ok("at-2", expires_in=expires_in))
+    mode_ = oauth2(endpoint)
+    secrets = Secrets(CLIENT)
+    assert prepare(mode_, secrets).handshake.headers[-1][1] == "Bearer at-1"
+    second = prepare(mode_, secrets)
+    assert (second.fresh, second.handshake.headers[-1][1]) == (True, "Bearer at-2")
+    assert len(endpoint.requests) == 2
+
+
+@pytest.mark.parametrize("raw", [b"1" + b"0" * 400, b"1e400", b'"forever"', b"90000"])
+def test_a_huge_or_unusable_expires_in_lives_for_the_secret_window(raw: bytes) -> None:
+    clock = FakeClock()
+    body = b'{"access_token": "at-1", "token_type": "Bearer", "expires_in": ' + raw + b"}"
+    endpoint = Endpoint((200, body), ok("at-2"))
+    mode_ = oauth2(endpoint, clock, SECRET_MAX_AGE_SECONDS="120")
+    secrets = Secrets(CLIENT)
+    assert prepare(mode_, secrets).handshake.headers[-1][1] == "Bearer at-1"
     clock.now += 119
     assert prepare(mode_, secrets).fresh is False
     clock.now += 2
@@ -423,6 +504,82 @@ def test_other_errors_do_not_read_the_secret_again(code: str) -> None:
     assert secrets.calls == [False]
 
 
+# --- 429 and 503: retryable, Retry-After honoured once -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "delay"),
+    [
+        ("120", 120.0),
+        (" 0 ", 0.0),
+        ("Sat, 05 Dec 2026 12:00:30 GMT", 30.0),
+        ("Sat, 05 Dec 2026 11:59:00 GMT", 0.0),
+        ("Saturday, 05-Dec-26 12:01:00 GMT", 60.0),
+        ("Sat Dec  5 12:00:10 2026", 10.0),
+        ("9" * 40, float("inf")),
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+        ("1.5", None),
+        ("٣", None),
+    ],
+)
+def test_retry_after_is_seconds_or_an_http_date(value: str | None, delay: float | None) -> None:
+    assert retry_delay(value, NOW) == delay
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_that_fits_is_honoured_once(status: int) -> None:
+    sleeps = Sleeps()
+    endpoint = Endpoint((status, b"", "2"), ok("at-1"))
+    prepared = prepare(oauth2(endpoint, sleeps=sleeps), Secrets(CLIENT))
+    assert prepared.handshake.headers[-1][1] == "Bearer at-1"
+    assert sleeps == [2.0]
+    assert len(endpoint.requests) == 2
+
+
+def test_an_http_date_retry_after_is_waited_for_until_that_date() -> None:
+    sleeps = Sleeps()
+    later = email.utils.format_datetime(NOW + datetime.timedelta(seconds=7), usegmt=True)
+    endpoint = Endpoint((503, b"", later), ok("at-1"))
+    prepare(oauth2(endpoint, sleeps=sleeps), Secrets(CLIENT))
+    assert sleeps == [7.0]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_second_refusal_after_the_wait_is_final_and_retryable(status: int) -> None:
+    sleeps = Sleeps()
+    endpoint = Endpoint((status, b"", "1"), (status, b"", "1"), ok("at-1"))
+    with pytest.raises(TokenRequestFailed, match=f"HTTP {status}") as info:
+        prepare(oauth2(endpoint, sleeps=sleeps), Secrets(CLIENT))
+    assert info.value.retryable is True
+    assert sleeps == [1.0]
+    assert len(endpoint.requests) == 2
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_past_the_deadline_is_not_waited_for(status: int) -> None:
+    sleeps = Sleeps()
+    endpoint = Endpoint((status, b"", "120"), ok("at-1"))
+    mode_ = oauth2(endpoint, sleeps=sleeps)
+    with pytest.raises(TokenRequestFailed, match="120 s") as info:
+        mode_.prepare(Handshake(URI), Secrets(CLIENT), deadline(60.0), refresh=False)
+    assert info.value.retryable is True
+    assert sleeps == []
+    assert len(endpoint.requests) == 1
+
+
+@pytest.mark.parametrize(("status", "retry_after"), [(429, None), (503, None), (500, "1")])
+def test_without_a_usable_retry_after_there_is_no_wait(status: int, retry_after: Any) -> None:
+    sleeps = Sleeps()
+    endpoint = Endpoint((status, b"", retry_after), ok("at-1"))
+    with pytest.raises(TokenRequestFailed) as info:
+        prepare(oauth2(endpoint, sleeps=sleeps), Secrets(CLIENT))
+    assert info.value.retryable is True
+    assert sleeps == []
+
+
 def test_a_failed_request_caches_nothing() -> None:
     endpoint = Endpoint((503, b""), ok("at-1", expires_in=3600))
     mode_ = oauth2(endpoint)
@@ -486,9 +643,10 @@ def test_post_sends_the_request_and_returns_the_answer(
     loopback: tuple[str, threading.Event],
 ) -> None:
     base, _ = loopback
-    status, body = post(token_request(Settings(f"{base}/token"), Client("id", "sec")), 5.0)
-    answer = json.loads(body)
-    assert status == 200
+    answered = post(token_request(Settings(f"{base}/token"), Client("id", "sec")), 5.0)
+    answer = json.loads(answered.body)
+    assert answered.status == 200
+    assert answered.retry_after is None
     assert answer["auth"] == "Basic " + base64.b64encode(b"id:sec").decode()
     assert answer["form"] == "grant_type=client_credentials"
 

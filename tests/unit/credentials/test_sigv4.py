@@ -1,4 +1,5 @@
-"""sigv4: the handshake GET signed by botocore, verified by recomputing the signature."""
+"""sigv4: the handshake GET signed by botocore, verified by recomputing the signature
+from the specification (local_stack's verifier: hashlib and hmac, no botocore)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,15 @@ import datetime
 import logging
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import CredentialRetrievalError
 
+from local_stack.sigv4_verifier import LocalAWSCredentials, verify
 from ws_exchange.credentials import Handshake
-from ws_exchange.credentials.sigv4 import SigV4, http_url, region_for
+from ws_exchange.credentials.sigv4 import SigV4, canonical_query, http_url, region_for
 from ws_exchange.errors import ConfigError, SecretAccessDenied
 
 from ._support import deadline, mode
@@ -35,17 +36,19 @@ def signed(credentials: Any = KEY, handshake: Handshake | None = None, **kw: Any
         )  # type: ignore[arg-type]
 
 
-def recompute(uri: str, headers: dict[str, str], signed_headers: list[str]) -> str:
-    """What a verifier does: rebuild the request from what was sent, sign it again."""
-    request = AWSRequest(
-        method="GET",
-        url=http_url(uri),
-        headers={k: v for k, v in headers.items() if k.lower() in signed_headers},
+def verifies(uri: str, headers: dict[str, str]) -> bool:
+    """What API Gateway does: rebuild the canonical request from what was sent."""
+    parts = urlsplit(uri)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    verdict = verify(
+        "GET",
+        target,
+        [("Host", parts.netloc), *headers.items()],
+        credentials=LocalAWSCredentials(KEY.access_key, KEY.secret_key, KEY.token),
+        region="eu-west-1",
+        now=FIXED,
     )
-    request.context["timestamp"] = headers["X-Amz-Date"]
-    signer = SigV4Auth(Credentials(KEY.access_key, KEY.secret_key), "execute-api", "eu-west-1")
-    canonical = signer.canonical_request(request)
-    return signer.signature(signer.string_to_sign(request, canonical), request)
+    return verdict.ok
 
 
 def test_the_signature_verifies_for_the_request_websockets_will_send() -> None:
@@ -59,17 +62,42 @@ def test_the_signature_verifies_for_the_request_websockets_will_send() -> None:
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261125/eu-west-1/execute-api/aws4_request, "
         "SignedHeaders=host;origin;x-amz-date;x-amz-security-token, Signature="
     )
-    signature = authorization.rpartition("Signature=")[2]
-    # The verifier adds Host as websockets sends it (no default port).
-    sent = {**headers, "Host": "abc123.execute-api.eu-west-1.amazonaws.com"}
-    assert (
-        recompute(URI, sent, ["host", "origin", "x-amz-date", "x-amz-security-token"]) == signature
-    )
+    assert verifies(prepared.handshake.uri, headers)
     # A tampered signed header no longer verifies: the check above can fail.
-    sent["Origin"] = "https://evil"
-    assert (
-        recompute(URI, sent, ["host", "origin", "x-amz-date", "x-amz-security-token"]) != signature
+    assert not verifies(prepared.handshake.uri, {**headers, "Origin": "https://evil"})
+
+
+def test_the_query_is_sent_and_signed_in_one_canonical_percent_encoded_form() -> None:
+    written = "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod?symbols=BTC,ETH&since=2024-01-01T00:00:00Z"
+    prepared = signed(handshake=Handshake(written))
+
+    assert prepared.handshake.uri == (
+        "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+        "?since=2024-01-01T00%3A00%3A00Z&symbols=BTC%2CETH"
     )
+    assert verifies(prepared.handshake.uri, dict(prepared.handshake.headers))
+    # The server canonicalises whatever spelling arrives: the written form verifies too.
+    assert verifies(written, dict(prepared.handshake.headers))
+
+
+@pytest.mark.parametrize(
+    ("query", "canonical"),
+    [
+        ("b=2&a=1", "a=1&b=2"),
+        ("a=2&a=1", "a=1&a=2"),
+        ("a=x%2cy", "a=x%2Cy"),
+        ("a=%7Euser.name_-", "a=~user.name_-"),
+        ("q=a b+c", "q=a%20b%2Bc"),
+        ("flag&x=", "flag=&x="),
+        ("name=%C3%A9t%C3%A9", "name=%C3%A9t%C3%A9"),
+        ("name=été", "name=%C3%A9t%C3%A9"),
+        ("raw=%FF", "raw=%FF"),
+    ],
+)
+def test_canonical_query_decodes_then_encodes_rfc_3986_and_sorts(
+    query: str, canonical: str
+) -> None:
+    assert canonical_query(query) == canonical
 
 
 def test_signature_authorization_and_session_token_are_credentials() -> None:
