@@ -29,9 +29,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from local_stack.invoker import ROOT, apply_env_vars, lambda_environment, load_function, read_json
-from local_stack.secrets_extension import LocalSecretsExtension
-from local_stack.secrets_manager import LocalSecretsManager
+from local_stack.aws.secrets_extension import LocalSecretsExtension
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.runtime.invoker import (
+    ROOT,
+    apply_env_vars,
+    lambda_environment,
+    load_function,
+    read_json,
+)
 
 HERE = Path(__file__).resolve().parent
 OUT = ROOT / ".bench"

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from local_stack.websocket_server import LocalWebSocketServer
+from local_stack.servers.websocket_server import LocalWebSocketServer
 
 
 def _forget(server: LocalWebSocketServer) -> None:

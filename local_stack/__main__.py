@@ -8,7 +8,7 @@ line on stderr and exit status 2; the function's own failure is exit status 1.
 Secrets Manager of a running ``serve``, for an env-vars file's ``TOKEN_SECRET_ID``.
 
 ``demo`` (``make demo``) starts the local stack and every credential mode's
-counterpart (:class:`~local_stack.credential_stack.LocalCredentialStack`),
+counterpart (:class:`~local_stack.credentials.stack.LocalCredentialStack`),
 then runs, through the same runtime as Lambda's where it is installed:
 
 1. every sample event in ``events/`` (the env-vars files ``env*.json`` aside),
@@ -38,8 +38,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .console import LineFilter, human_line, pretty
-from .invoker import (
+from local_stack.console import LineFilter, human_line, pretty
+from local_stack.runtime.invoker import (
     EVENTS,
     ROOT,
     TEMPLATE,
@@ -55,11 +55,11 @@ from .invoker import (
     read_json,
     read_template,
 )
-from .runtime import RuntimeInvoker, awslambdaric_version
+from local_stack.runtime.ric import RuntimeInvoker, awslambdaric_version
 
 if TYPE_CHECKING:
-    from .credential_stack import LocalCredentialStack
-    from .secrets_manager import LocalSecretsManager
+    from local_stack.aws.secrets_manager import LocalSecretsManager
+    from local_stack.credentials.stack import LocalCredentialStack
 
 DEMO_SECRET_NAME = "demo/websocket-token"
 # What each credential mode sends in the demo: what `make invoke` sends by default.
@@ -163,8 +163,8 @@ def demo_credential_modes(
     """Run ``events/direct.json`` once per endpoint of ``stack``, each as its
     ``events/env-<mode>.json`` would (ports aside), printing each answer under
     ``--- AUTH_MODE=<mode>: OK|FAILED``; returns whether each succeeded."""
-    from .credential_stack import ENDPOINTS
-    from .serve import mode_env_vars, mode_label, put_mode_secrets
+    from local_stack.credentials.stack import ENDPOINTS
+    from local_stack.serve import mode_env_vars, mode_label, put_mode_secrets
 
     put_mode_secrets(stack, secrets_manager)
     # The stack's AWS credentials play the function's role credentials, for
@@ -188,9 +188,9 @@ def demo_credential_modes(
 def demo(template: Path, raw: bool) -> int:
     """Start the local stack and the credential modes' counterparts, run every
     sample event, then one exchange per credential mode."""
-    from .credential_stack import LocalCredentialStack
-    from .secrets_manager import LocalSecretsManager
-    from .websocket_server import LocalWebSocketServer
+    from local_stack.aws.secrets_manager import LocalSecretsManager
+    from local_stack.credentials.stack import LocalCredentialStack
+    from local_stack.servers.websocket_server import LocalWebSocketServer
 
     _quiet_local_servers()
     token = secrets.token_urlsafe(32)
@@ -230,7 +230,7 @@ def host_environment(aws_env: Path | None) -> dict[str, str]:
         if (name.startswith("AWS_") and not name.startswith("AWS_LAMBDA_")) or name == "HOME"
     }
     if aws_env is not None:
-        from .serve import read_stack_environment
+        from local_stack.serve import read_stack_environment
 
         stack = read_stack_environment(aws_env)
         if stack is None:
@@ -289,14 +289,14 @@ def put_stack_secret(aws_env: Path, name: str, value: str) -> int:
         )
     if not value:
         raise InputError("the secret's value is empty")
-    from .serve import read_stack_environment
+    from local_stack.serve import read_stack_environment
 
     stack = read_stack_environment(aws_env) if aws_env.is_file() else None
     if stack is None:
         raise InputError("no local stack is running: start `make stack` in another terminal first")
     import boto3
 
-    from .secrets_manager import put_secret
+    from local_stack.aws.secrets_manager import put_secret
 
     endpoint = stack["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
     client = boto3.client(
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run the local stack in the foreground, as events/env.json and "
         "events/env-<mode>.json name it",
     )
-    from .serve import add_arguments
+    from local_stack.serve import add_arguments
 
     add_arguments(serve)
     args = parser.parse_args(argv)
@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return demo(args.template, args.raw)
         if args.command == "serve":
-            from .serve import serve as run_stack
+            from local_stack.serve import serve as run_stack
 
             return run_stack(args)
         if args.command == "secret":

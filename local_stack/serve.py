@@ -7,7 +7,7 @@ Secrets Manager on a fixed port with the secret ``TOKEN_SECRET_ID`` holding a
 fresh random token.
 
 Alongside, every credential mode's counterpart
-(:class:`~local_stack.credential_stack.LocalCredentialStack`) listens on a
+(:class:`~local_stack.credentials.stack.LocalCredentialStack`) listens on a
 fixed port, :data:`CREDENTIAL_PORTS` (8766-8777) and the OAuth2 token endpoint
 on :data:`TOKEN_ENDPOINT_PORT` (8778), with each mode's fresh secret stored as
 ``demo/<mode>`` (the client certificate for mutual TLS as
@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .credential_stack import ENDPOINTS, LocalCredentialStack
-from .invoker import (
+from local_stack.credentials.stack import ENDPOINTS, LocalCredentialStack
+from local_stack.runtime.invoker import (
     EVENTS,
     ROOT,
     InputError,
@@ -145,8 +145,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the stack until Ctrl-C; 0 after a clean stop, 1 if it cannot start."""
-    from .secrets_manager import LocalSecretsManager
-    from .websocket_server import LocalWebSocketServer
+    from local_stack.aws.secrets_manager import LocalSecretsManager
+    from local_stack.servers.websocket_server import LocalWebSocketServer
 
     document = read_template(args.template)
     spec = load_function(args.template)

@@ -138,8 +138,8 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
 
-from ..background import BackgroundServer
-from .sigv4 import SigningCredentials, Verdict, verify
+from local_stack.aws.sigv4 import SigningCredentials, Verdict, verify
+from local_stack.background import BackgroundServer
 
 SUBPROTOCOL = Subprotocol("aws-appsync-event-ws")
 HEADER_PREFIX = "header-"

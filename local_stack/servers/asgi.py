@@ -20,7 +20,7 @@ from typing import Any
 
 import uvicorn
 
-from ..background import BackgroundServer
+from local_stack.background import BackgroundServer
 
 # Long enough for a subscription or an emit in flight to finish, short enough
 # that a test's teardown never waits on a client that does not close.

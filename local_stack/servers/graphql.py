@@ -47,7 +47,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import PongMe
 from strawberry.types import ExecutionContext
 from strawberry.types.unset import UNSET, UnsetType
 
-from .asgi import AsgiServer
+from local_stack.servers.asgi import AsgiServer
 
 SUBPROTOCOL = GRAPHQL_TRANSPORT_WS_PROTOCOL
 PATH = "/graphql"

@@ -28,7 +28,7 @@ path                      behaviour
 
 WebSocket pings are answered by websockets itself. :func:`tls_scenario_server`
 serves the same paths over ``wss://`` with a certificate that expires in a
-chosen number of days, from a fresh local CA (:mod:`local_stack.pki`).
+chosen number of days, from a fresh local CA (:mod:`local_stack.credentials.pki`).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from .. import pki
-from ..background import BackgroundServer
+from local_stack.background import BackgroundServer
+from local_stack.credentials import pki
 
 PATHS = ("/login-flow", "/close-after", "/echo")
 PRICE_UPDATES = 3

@@ -31,7 +31,7 @@ from typing import Any
 
 import socketio
 
-from .asgi import AsgiServer
+from local_stack.servers.asgi import AsgiServer
 
 NAMESPACES = ("/", "/chat")
 PATH = "/socket.io/"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.invoker import ROOT, load_function
+from local_stack.runtime.invoker import ROOT, load_function
 
 ARTIFACT = ROOT / ".aws-sam" / "build" / load_function().logical_id
 SIZE_BUDGET_BYTES = 10 * 1024 * 1024

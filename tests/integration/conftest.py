@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from local_stack.invoker import (
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.runtime.invoker import (
     EVENTS,
     FunctionSpec,
     apply_env_vars,
@@ -23,8 +24,7 @@ from local_stack.invoker import (
     load_function,
     read_json,
 )
-from local_stack.secrets_manager import LocalSecretsManager
-from local_stack.websocket_server import LocalWebSocketServer
+from local_stack.servers.websocket_server import LocalWebSocketServer
 
 Invoke = Callable[..., Any]
 

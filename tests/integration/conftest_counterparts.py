@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_stack.credential_stack import LocalCredentialStack
+from local_stack.credentials.stack import LocalCredentialStack
 
 
 @pytest.fixture(scope="session")

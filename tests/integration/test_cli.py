@@ -24,8 +24,8 @@ import pytest
 
 from local_stack import __main__ as cli
 from local_stack.console import human_line, pretty
-from local_stack.credential_stack import ENDPOINTS
-from local_stack.invoker import (
+from local_stack.credentials.stack import ENDPOINTS
+from local_stack.runtime.invoker import (
     EVENTS,
     ROOT,
     FunctionSpec,

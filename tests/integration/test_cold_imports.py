@@ -14,8 +14,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from local_stack.secrets_extension import LocalSecretsExtension
-from local_stack.secrets_manager import LocalSecretsManager
+from local_stack.aws.secrets_extension import LocalSecretsExtension
+from local_stack.aws.secrets_manager import LocalSecretsManager
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

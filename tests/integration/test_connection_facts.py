@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from websockets.sync.server import ServerConnection
 
-from local_stack.hostile_servers import ScriptedServer
-from local_stack.websocket_server import LocalWebSocketServer
+from local_stack.servers.hostile_servers import ScriptedServer
+from local_stack.servers.websocket_server import LocalWebSocketServer
 
 from .conftest import Invoke
 from .test_observability import json_lines, run_child

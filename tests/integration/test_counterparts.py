@@ -23,12 +23,12 @@ from botocore.credentials import Credentials
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from local_stack import pki
 from local_stack.aws import sigv4 as spec
-from local_stack.credential_servers import K8S_CHANNEL, K8S_PREFIX, encode_subprotocol_token
-from local_stack.credential_stack import ENDPOINTS, LocalCredentialStack
-from local_stack.oauth2_server import Fault, LocalTokenEndpoint
-from local_stack.sigv4_verifier import LocalAWSCredentials
+from local_stack.credentials import pki
+from local_stack.credentials.oauth2_server import Fault, LocalTokenEndpoint
+from local_stack.credentials.servers import K8S_CHANNEL, K8S_PREFIX, encode_subprotocol_token
+from local_stack.credentials.sigv4_server import LocalAWSCredentials
+from local_stack.credentials.stack import ENDPOINTS, LocalCredentialStack
 
 pytest_plugins = ["tests.integration.conftest_counterparts"]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from local_stack.credential_stack import LocalCredentialStack
-from local_stack.invoker import environment, invoke
-from local_stack.oauth2_server import Fault
-from local_stack.secrets_manager import LocalSecretsManager
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.credentials.oauth2_server import Fault
+from local_stack.credentials.stack import LocalCredentialStack
+from local_stack.runtime.invoker import environment, invoke
 from ws_exchange.credentials import oauth2, sigv4
 
 from .conftest import Invoke

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from local_stack import __main__ as cli
-from local_stack.credential_stack import ENDPOINTS, LocalCredentialStack
-from local_stack.invoker import ROOT, FunctionSpec
-from local_stack.oauth2_server import Fault
-from local_stack.secrets_manager import LocalSecretsManager
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.credentials.oauth2_server import Fault
+from local_stack.credentials.stack import ENDPOINTS, LocalCredentialStack
+from local_stack.runtime.invoker import ROOT, FunctionSpec
 from local_stack.serve import mode_label
 from ws_exchange.credentials import oauth2, sigv4
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from local_stack.secrets_manager import LocalSecretsManager
-from local_stack.websocket_server import (
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.servers.websocket_server import (
     OVERSIZED_BYTES,
     LocalWebSocketServer,
     SilentListener,
@@ -321,7 +321,7 @@ def test_redirect_to_another_origin_is_not_followed(run: Invoke, server, token: 
 
 
 def test_waits_are_cut_short_by_the_lambda_deadline(spec, function_env, server) -> None:
-    from local_stack.invoker import invoke
+    from local_stack.runtime.invoker import invoke
 
     short = type(spec)(**{**spec.__dict__, "timeout": 2})
     variables = {

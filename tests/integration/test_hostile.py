@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from websockets.sync.server import ServerConnection
 
-from local_stack.hostile_servers import RawHttpServer, ScriptedServer
-from local_stack.invoker import invoke
-from local_stack.secrets_manager import LocalSecretsManager
-from local_stack.websocket_server import SilentListener, closed_port_uri
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.runtime.invoker import invoke
+from local_stack.servers.hostile_servers import RawHttpServer, ScriptedServer
+from local_stack.servers.websocket_server import SilentListener, closed_port_uri
 from ws_exchange import conversation, event_loop, opening, service
 from ws_exchange import deadline as deadline_module
 from ws_exchange.errors import ConfigError

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from websockets.sync.server import ServerConnection
 
-from local_stack.hostile_servers import ScriptedServer
-from local_stack.secrets_manager import LocalSecretsManager
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.servers.hostile_servers import ScriptedServer
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 LAMBDA_MEMORY_MIB = 128

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.secrets_manager import LocalSecretsManager
+from local_stack.aws.secrets_manager import LocalSecretsManager
 
 from .conftest import Invoke, body, sample
 

@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from local_stack.websocket_server import (
+from local_stack.servers.websocket_server import (
     SNAPSHOT_AFTER_UPDATES,
     STREAM_INTERVAL_MS,
     LocalWebSocketServer,

@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 from websockets.sync.server import ServerConnection
 
-from local_stack.hostile_servers import ScriptedServer
-from local_stack.invoker import ROOT
-from local_stack.secrets_manager import LocalSecretsManager
-from local_stack.websocket_server import closed_port_uri
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.runtime.invoker import ROOT
+from local_stack.servers.hostile_servers import ScriptedServer
+from local_stack.servers.websocket_server import closed_port_uri
 
 SCRIPT = textwrap.dedent(
     """
     import json, logging, sys, traceback
-    from local_stack.invoker import invoke, load_function
+    from local_stack.runtime.invoker import invoke, load_function
 
     if {root_debug}:
         # A deployer's root logger at DEBUG, as Lambda's AWS_LAMBDA_LOG_LEVEL sets up.

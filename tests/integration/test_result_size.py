@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.server import ServerConnection
 
-from local_stack.hostile_servers import ScriptedServer
+from local_stack.servers.hostile_servers import ScriptedServer
 
 from .conftest import Invoke
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from local_stack import __main__ as cli
-from local_stack.invoker import FunctionSpec, load_function
-from local_stack.runtime import RuntimeInvoker
-from local_stack.secrets_manager import LocalSecretsManager
-from local_stack.websocket_server import LocalWebSocketServer, closed_port_uri
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.runtime.invoker import FunctionSpec, load_function
+from local_stack.runtime.ric import RuntimeInvoker
+from local_stack.servers.websocket_server import LocalWebSocketServer, closed_port_uri
 
 from .conftest import EVENTS, body, sample
 

@@ -23,7 +23,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from local_stack.invoker import EVENTS
+from local_stack.runtime.invoker import EVENTS
 from local_stack.servers.scenario import PATHS, ScenarioServer, tls_scenario_server
 
 SCENARIOS = EVENTS / "scenarios"

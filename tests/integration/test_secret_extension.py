@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_stack.secrets_extension import LocalSecretsExtension
-from local_stack.secrets_manager import LocalSecretsManager
+from local_stack.aws.secrets_extension import LocalSecretsExtension
+from local_stack.aws.secrets_manager import LocalSecretsManager
 from ws_exchange.errors import SecretAccessDenied, SecretNotFound
 from ws_exchange.secret_extension import ExtensionSecretStore
 

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from websockets.asyncio.client import connect
 
-from local_stack import pki
-from local_stack.websocket_server import LocalWebSocketServer
+from local_stack.credentials import pki
+from local_stack.servers.websocket_server import LocalWebSocketServer
 from ws_exchange import tls
 from ws_exchange.config import load_config
 

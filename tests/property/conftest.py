@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from local_stack.invoker import EVENTS, FunctionSpec, apply_env_vars, invoke, read_json
-from local_stack.secrets_manager import LocalSecretsManager
-from local_stack.websocket_server import LocalWebSocketServer
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.runtime.invoker import EVENTS, FunctionSpec, apply_env_vars, invoke, read_json
+from local_stack.servers.websocket_server import LocalWebSocketServer
 from tests.integration.conftest import secrets_manager, spec, token, ws_server
 from ws_exchange import service
 from ws_exchange.errors import ExchangeError

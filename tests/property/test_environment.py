@@ -21,10 +21,10 @@ from hypothesis import event as label
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from local_stack.hostile_servers import free_port
-from local_stack.invoker import FunctionSpec
-from local_stack.secrets_manager import LocalSecretsManager
-from local_stack.websocket_server import LocalWebSocketServer
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.runtime.invoker import FunctionSpec
+from local_stack.servers.hostile_servers import free_port
+from local_stack.servers.websocket_server import LocalWebSocketServer
 
 from .conftest import (
     PROPERTY_SETTINGS,

@@ -20,9 +20,9 @@ from hypothesis import event as label
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from local_stack.invoker import EVENTS, FunctionSpec, read_json
-from local_stack.secrets_manager import LocalSecretsManager
-from local_stack.websocket_server import LocalWebSocketServer
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.runtime.invoker import EVENTS, FunctionSpec, read_json
+from local_stack.servers.websocket_server import LocalWebSocketServer
 
 from .conftest import (
     JSONISH,

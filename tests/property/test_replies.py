@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from websockets.datastructures import Headers
 from websockets.sync.server import ServerConnection
 
-from local_stack.hostile_servers import ScriptedServer
-from local_stack.invoker import FunctionSpec
-from local_stack.secrets_manager import LocalSecretsManager
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.runtime.invoker import FunctionSpec
+from local_stack.servers.hostile_servers import ScriptedServer
 
 from .conftest import JSONISH, PROPERTY_SETTINGS, call, check_invariants, shows_token, timed
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.invoker import load_function
+from local_stack.runtime.invoker import load_function
 from ws_exchange.config import load_config
 from ws_exchange.credentials import MODE_VARIABLE_DEFAULTS, MODE_VARIABLES, MODES
 from ws_exchange.errors import ConfigError

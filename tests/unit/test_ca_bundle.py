@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack import pki
+from local_stack.credentials import pki
 from ws_exchange import tls
 from ws_exchange.config import load_config
 from ws_exchange.errors import ConfigError

@@ -13,7 +13,7 @@ import pytest
 from botocore.credentials import Credentials
 from botocore.exceptions import CredentialRetrievalError
 
-from local_stack.sigv4_verifier import LocalAWSCredentials, verify
+from local_stack.credentials.sigv4_server import LocalAWSCredentials, verify
 from ws_exchange.credentials import Handshake
 from ws_exchange.credentials.sigv4 import SigV4, canonical_query, http_url, region_for
 from ws_exchange.errors import ConfigError, SecretAccessDenied

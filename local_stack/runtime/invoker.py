@@ -26,7 +26,7 @@ from typing import Any
 from samtranslator.intrinsics.resolver import IntrinsicsResolver
 from samtranslator.yaml_helper import yaml_parse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 # Sample events, shared by the demo, the tests, the benchmark and the docs.
 EVENTS = ROOT / "events"

@@ -3,8 +3,8 @@ credential (websockets' own ``serve``, I/O).
 
 Each one checks the opening handshake in constant time (``hmac.compare_digest``),
 answers a wrong or missing credential with HTTP 401, and then answers messages
-as :class:`~local_stack.websocket_server.LocalWebSocketServer` does on ``/``
-(:func:`~local_stack.websocket_server.answers`: ``ping`` -> ``pong``,
+as :class:`~local_stack.servers.websocket_server.LocalWebSocketServer` does on ``/``
+(:func:`~local_stack.servers.websocket_server.answers`: ``ping`` -> ``pong``,
 ``subscribe`` -> ``subscribed`` + ``update``, anything else echoed):
 
 ==============================  ===============================================
@@ -43,7 +43,7 @@ Credentials are plain attributes, so a test rotates one by assigning it. Every
 server records the handshakes' headers (:attr:`handshakes`), whether each was
 accepted (:attr:`outcomes`) and the messages received after authentication
 (:attr:`messages`). Any of them serves ``wss://`` when given an ``ssl_context``
-(:meth:`local_stack.pki.LocalPKI.server_context` requires a client certificate),
+(:meth:`local_stack.credentials.pki.LocalPKI.server_context` requires a client certificate),
 and listens on ``port`` when given one (a free port otherwise).
 """
 
@@ -68,9 +68,9 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
 
-from .background import BackgroundServer
-from .oauth2_server import LocalTokenEndpoint
-from .websocket_server import answers
+from local_stack.background import BackgroundServer
+from local_stack.credentials.oauth2_server import LocalTokenEndpoint
+from local_stack.servers.websocket_server import answers
 
 K8S_PREFIX = "base64url.bearer.authorization.k8s.io."
 K8S_CHANNEL = "v4.channel.k8s.io"

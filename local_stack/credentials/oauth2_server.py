@@ -63,7 +63,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
-from .background import BackgroundServer
+from local_stack.background import BackgroundServer
 
 TOKEN_PATH = "/token"
 CLIENT_AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post"})

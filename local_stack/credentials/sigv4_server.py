@@ -17,7 +17,7 @@ and the payload hash (of an empty body) is signed for both schemes, so the signa
 same as long as the port is not the scheme's default.
 
 :class:`SigV4Server` is the I/O half: a
-:class:`~local_stack.credential_servers.VerifyingServer` that answers 403 when
+:class:`~local_stack.credentials.servers.VerifyingServer` that answers 403 when
 :func:`verify` refuses (API Gateway's status) and records each verdict.
 """
 
@@ -32,8 +32,8 @@ from typing import Any
 
 from websockets.http11 import Request
 
-from .aws import sigv4 as spec
-from .credential_servers import VerifyingServer
+from local_stack.aws import sigv4 as spec
+from local_stack.credentials.servers import VerifyingServer
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = datetime.timedelta(minutes=5)

@@ -13,7 +13,7 @@ the same request the same way:
   (``{"__type": "ResourceNotFoundException", "message": ...}``);
 - no ``secretId``: 400; any other path: 404.
 
-Each request is forwarded to the local moto server (:mod:`local_stack.secrets_manager`)
+Each request is forwarded to the local moto server (:mod:`local_stack.aws.secrets_manager`)
 through boto3, so denials configured there (``LocalSecretsManager.deny``) and
 its ``GetSecretValue`` counter apply. Unlike the real extension it keeps no
 cache of its own, as the template configures the real one
@@ -35,8 +35,8 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 from botocore.exceptions import ClientError
 
-from .background import BackgroundServer
-from .secrets_manager import DUMMY_CREDENTIALS, REGION
+from local_stack.aws.secrets_manager import DUMMY_CREDENTIALS, REGION
+from local_stack.background import BackgroundServer
 
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
 PATH = "/secretsmanager/get"

@@ -11,7 +11,7 @@ import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from .background import BackgroundServer
+from local_stack.background import BackgroundServer
 
 REGION = "us-east-1"
 # moto accepts any credentials; these only keep botocore from looking further.

@@ -47,7 +47,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from .background import BackgroundServer
+from local_stack.background import BackgroundServer
 
 OVERSIZED_BYTES = 64 * 1024
 SNAPSHOT_AFTER_UPDATES = 3

@@ -4,7 +4,7 @@ AWS's Python images start ``python -m awslambdaric <Handler>`` in the code
 directory; the runtime client then imports the handler, sets up logging from
 ``AWS_LAMBDA_LOG_FORMAT`` / ``AWS_LAMBDA_LOG_LEVEL``, builds the context and
 deadline from the headers of each event, and serialises errors. Here it talks
-to :class:`~local_stack.runtime_api.RuntimeAPI` on loopback. One runtime process
+to :class:`~local_stack.runtime.runtime_api.RuntimeAPI` on loopback. One runtime process
 serves every warm invocation; it is replaced, as Lambda replaces a sandbox,
 after an init error, a crash or a timeout.
 """
@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .invoker import ACCOUNT_ID, REGION, FunctionSpec, lambda_environment
-from .runtime_api import InvocationOutcome, RuntimeAPI
+from local_stack.runtime.invoker import ACCOUNT_ID, REGION, FunctionSpec, lambda_environment
+from local_stack.runtime.runtime_api import InvocationOutcome, RuntimeAPI
 
 # Lambda gives an on-demand init phase 10 s before it gives up on the sandbox.
 INIT_LIMIT_SECONDS = 10.0

@@ -21,7 +21,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-from .background import BackgroundServer
+from local_stack.background import BackgroundServer
 
 API_PREFIX = "/2018-06-01/runtime"
 # How often a blocked /next, and the server loop, look whether it is stopping.

@@ -48,8 +48,9 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from typing import Any
 
-from . import pki as pki_module
-from .credential_servers import (
+from local_stack.credentials import pki as pki_module
+from local_stack.credentials.oauth2_server import LocalTokenEndpoint
+from local_stack.credentials.servers import (
     K8S_CHANNEL,
     K8S_PREFIX,
     AuthMessageServer,
@@ -62,9 +63,8 @@ from .credential_servers import (
     SubprotocolTokenServer,
     VerifyingServer,
 )
-from .oauth2_server import LocalTokenEndpoint
-from .sigv4_verifier import LocalAWSCredentials, SigV4Server
-from .websocket_server import LocalWebSocketServer
+from local_stack.credentials.sigv4_server import LocalAWSCredentials, SigV4Server
+from local_stack.servers.websocket_server import LocalWebSocketServer
 
 ENDPOINTS = (
     "bearer",
