@@ -30,6 +30,7 @@ from .credentials import (
 )
 from .errors import ConfigError
 from .framing import DEFAULT_TIMESTAMP_FIELD, Outgoing, loads, prepare
+from .protocols import Preset, load_preset
 from .suggest import closest
 
 # Lambda's own ceiling for one invocation: no wait may be configured past it.
@@ -61,6 +62,8 @@ class Config:
     query_values: tuple[str, ...]
     mode: CredentialMode
     handshake: Handshake
+    # PROTOCOL's preset; None for raw.
+    preset: Preset | None = None
     token_secret_id: str | None = None
     client_cert_secret_id: str | None = None
     # CA_BUNDLE's file, an absolute path inside the package: trusted besides the system CAs.
@@ -125,6 +128,11 @@ VARIABLES = (
     "SIGV4_SERVICE",
     "SIGV4_REGION",
     "CLIENT_CERT_SECRET_ID",
+    "PROTOCOL",
+    "GRAPHQL_CONNECTION_PARAMS",
+    "APPSYNC_AUTH",
+    "APPSYNC_HTTP_HOST",
+    "SOCKETIO_AUTH",
     "TIMESTAMP_FIELD",
     "CA_BUNDLE",
     "LAMBDA_TASK_ROOT",
@@ -202,8 +210,17 @@ def _misspelt_variable(
 def _parse(environ: Mapping[str, str]) -> Config:
     allow_insecure = _boolean(environ, "ALLOW_INSECURE_WEBSOCKET", False)
     uri = _websocket_uri(environ, allow_insecure)
-    # The mode checks its own variables, TOKEN_SECRET_ID included when it needs one.
-    mode = load_mode(environ, uri=uri, allow_insecure=allow_insecure)
+    preset = load_preset(environ, uri=uri)
+    # The mode checks its own variables, TOKEN_SECRET_ID included when it needs one;
+    # a preset with a way of its own to carry credentials (AppSync) replaces it.
+    mode = (preset.credential_mode() if preset is not None else None) or load_mode(
+        environ, uri=uri, allow_insecure=allow_insecure
+    )
+    handshake = Handshake(
+        uri, headers=parse_handshake_headers(environ), subprotocols=parse_subprotocols(environ)
+    )
+    if preset is not None:
+        handshake = preset.connect_parameters(handshake)
     secret_id = environ.get("TOKEN_SECRET_ID", "").strip() if mode.needs_secret else None
     client_cert_secret_id = environ.get("CLIENT_CERT_SECRET_ID", "").strip() or None
     if client_cert_secret_id and not uri.startswith("wss:"):
@@ -223,11 +240,8 @@ def _parse(environ: Mapping[str, str]) -> Config:
         endpoint=public_endpoint(uri),
         query_values=_query_values(uri),
         mode=mode,
-        handshake=Handshake(
-            uri,
-            headers=parse_handshake_headers(environ),
-            subprotocols=parse_subprotocols(environ),
-        ),
+        handshake=handshake,
+        preset=preset,
         token_secret_id=secret_id,
         client_cert_secret_id=client_cert_secret_id,
         ca_bundle=ca_bundle,

@@ -16,15 +16,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
 
-from . import checks, framing, scenario
+from . import checks, scenario
 from .closing import closed_error, closed_normally
 from .deadline import Deadline
 from .errors import ExpectationFailed, ReplyTimeout
 from .plan import Plan, Progress
-from .replies import charge_sent, keep
+from .protocols.link import COMPLETE, Link
+from .replies import charge_sent
 from .result import timings_ms
 from .scenario import (
     AwaitCloseStep,
@@ -44,7 +44,7 @@ _TIE_SECONDS = 0.01
 class _Turn:
     """One conversation in progress: the connection, the plan and what steps extracted."""
 
-    connection: ClientConnection
+    link: Link
     plan: Plan
     deadline: Deadline
     progress: Progress
@@ -55,12 +55,10 @@ class _Turn:
     sent_any: bool = False
 
 
-async def converse(
-    connection: ClientConnection, plan: Plan, deadline: Deadline, progress: Progress
-) -> None:
+async def converse(link: Link, plan: Plan, deadline: Deadline, progress: Progress) -> None:
     """Run the plan's steps in order; raise the typed error of the first that fails."""
     turn = _Turn(
-        connection,
+        link,
         plan,
         deadline,
         progress,
@@ -91,20 +89,28 @@ async def _send(turn: _Turn, step: SendStep) -> None:
     if step.outgoing is None:
         # A value built from variables was not counted when the plan was made.
         charge_sent(outgoing.shown_size, turn.plan, turn.progress)
-    sent, frame = outgoing.frame(framing.now())
     if not turn.sent_any:
         turn.sent_any = True
         turn.progress.first_sent_at = time.perf_counter()
-    await turn.connection.send(frame)
+    sent = await turn.link.send(outgoing, turn.plan.reply_timeout)
     turn.progress.sent.append(sent)
 
 
 async def _receive_step(turn: _Turn, step: ReceiveStep) -> None:
     timeout = turn.plan.reply_timeout if step.timeout is None else step.timeout
     reply: Any = None
-    if step.until is None:
-        for _ in range(step.max_replies):
+    if step.count is not None:
+        for _ in range(step.count):
             reply = await _receive(turn, timeout)
+    elif step.until is None:
+        # Until the protocol's operation is complete (its mark is not a reply).
+        for _ in range(step.max_replies + 1):
+            arrived = await _receive(turn, timeout, completes=True)
+            if arrived is COMPLETE:
+                break
+            reply = arrived
+        else:
+            raise ExpectationFailed(scenario.not_completed_message(step))
     else:
         for _ in range(step.max_replies):
             reply = await _receive(turn, timeout)
@@ -125,9 +131,7 @@ async def _collect(turn: _Turn, step: CollectStep) -> None:
     try:
         async with asyncio.timeout(turn.deadline.cap(step.seconds)):
             for _ in range(step.max_replies):
-                frame = await turn.connection.recv()
-                _arrived(turn.progress)
-                keep(frame, turn.plan, turn.progress)
+                await turn.link.receive()
     except TimeoutError:
         pass
     except WebSocketClosed as exc:
@@ -146,9 +150,7 @@ async def _await_close(turn: _Turn, step: AwaitCloseStep) -> None:
     try:
         async with asyncio.timeout(limit):
             while True:
-                frame = await turn.connection.recv()
-                _arrived(turn.progress)
-                keep(frame, turn.plan, turn.progress)
+                await turn.link.receive()
     except TimeoutError:
         raise ReplyTimeout(
             f"{step.label}: the server did not close the connection within {limit:.3g} s."
@@ -161,7 +163,7 @@ async def _await_close(turn: _Turn, step: AwaitCloseStep) -> None:
 async def _ping(turn: _Turn, step: PingStep) -> None:
     limit = turn.deadline.cap(turn.plan.reply_timeout)
     started = time.perf_counter()
-    pong = await turn.connection.ping()
+    pong = await turn.link.connection.ping()
     try:
         async with asyncio.timeout(limit):
             await pong
@@ -199,8 +201,9 @@ _RUN: dict[type[Step], Callable[[_Turn, Any], Awaitable[None]]] = {
 }
 
 
-async def _receive(turn: _Turn, timeout: float) -> Any:
-    """Wait for one reply, keep it in ``progress`` and return it (as kept)."""
+async def _receive(turn: _Turn, timeout: float, *, completes: bool = False) -> Any:
+    """Wait for one reply, keep it in ``progress`` and return it (as kept); with
+    ``completes``, :data:`COMPLETE` when the protocol's operation ends first."""
     limit = turn.deadline.cap(timeout)
     # Checked before each wait, not only by the timer: replies that are already
     # buffered return without yielding to the event loop, where a timer fires.
@@ -208,7 +211,7 @@ async def _receive(turn: _Turn, timeout: float) -> Any:
         raise ReplyTimeout("No time was left before the Lambda deadline to wait for a reply.")
     try:
         async with asyncio.timeout(limit):
-            frame = await turn.connection.recv()
+            return await turn.link.receive(completes=completes)
     except TimeoutError:
         where = f"{turn.label}: n" if turn.label else "N"
         if limit < timeout:
@@ -216,11 +219,3 @@ async def _receive(turn: _Turn, timeout: float) -> Any:
                 f"{where}o reply arrived before the Lambda deadline ({limit:.3g} s)."
             ) from None
         raise ReplyTimeout(f"{where}o reply arrived within {limit:.3g} s.") from None
-    _arrived(turn.progress)
-    return keep(frame, turn.plan, turn.progress)
-
-
-def _arrived(progress: Progress) -> None:
-    """Note the time to the first reply, from the first message sent."""
-    if not progress.received and "first_reply" not in progress.phases:
-        progress.phases["first_reply"] = (time.perf_counter() - progress.first_sent_at) * 1000.0

@@ -23,7 +23,8 @@ from .plan import Plan, Progress, SecretStore
 
 async def run(plan: Plan, store: SecretStore, deadline: Deadline, progress: Progress) -> None:
     """Run one exchange, recording into ``progress``; raise :class:`ExchangeError`."""
-    connection = await open_connection(plan, store, deadline, progress)
+    link = await open_connection(plan, store, deadline, progress)
+    connection = link.connection
     # A server flooding frames (pings, each answered by websockets itself) keeps
     # the event loop busy: every wait is cut at the deadline, but the loop only
     # reaches those timers between chunks of frames, and each chunk read after
@@ -36,10 +37,13 @@ async def run(plan: Plan, store: SecretStore, deadline: Deadline, progress: Prog
     )
     started = time.perf_counter()
     try:
-        await converse(connection, plan, deadline, progress)
+        await converse(link, plan, deadline, progress)
     finally:
         progress.exchange_ms = (time.perf_counter() - started) * 1000.0
-        await close(connection, deadline, progress, draining=plan.drain_on_close)
+        # A preset ends its protocol first (complete, disconnect) and stops reading;
+        # frames still arriving are read and dropped by the close.
+        drain = await link.end(deadline) or plan.drain_on_close
+        await close(connection, deadline, progress, draining=drain)
         cut.cancel()
 
 

@@ -24,6 +24,7 @@ from .credentials import Prepared, SecretValue
 from .deadline import Deadline, backoff_delay
 from .errors import AuthRejected, ConnectFailed, ConnectTimeout, HandshakeFailed
 from .plan import Plan, Progress, SecretStore
+from .protocols.link import Link, PresetLink, RawLink
 from .redaction import scrubber
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 async def open_connection(
     plan: Plan, store: SecretStore, deadline: Deadline, progress: Progress
-) -> ClientConnection:
+) -> Link:
     """Connect with the credential, retrying what can succeed on retry.
 
     A 401/403 (or a refused authentication message) on a credential that did not
@@ -52,10 +53,14 @@ async def open_connection(
                 connection = await handshake.attempt(
                     config, prepared.handshake, context, deadline, progress
                 )
+                link = _link(connection, plan, progress)
                 try:
                     await config.mode.after_open(connection, prepared, deadline, plan.reply_timeout)
+                    if isinstance(link, PresetLink):
+                        await link.open(prepared, deadline, config.open_timeout)
                 except BaseException:
-                    await close(connection, deadline, progress)
+                    await link.stop()
+                    await close(connection, deadline, progress, draining=True)
                     raise
             except AuthRejected:
                 if prepared.fresh and context_fresh:
@@ -82,9 +87,17 @@ async def open_connection(
             selected = connection.subprotocol
             # A subprotocol that carries a credential is never shown.
             progress.subprotocol = None if selected in prepared.credentials else selected
-            return connection
+            return link
     finally:
         progress.connect_ms = _ms_since(started) - progress.secret_ms
+
+
+def _link(connection: ClientConnection, plan: Plan, progress: Progress) -> Link:
+    """The connection as the conversation will use it: as it is, or behind the preset."""
+    preset = plan.config.preset
+    if preset is None:
+        return RawLink(connection, plan, progress)
+    return PresetLink(connection, preset, plan, progress)
 
 
 def _credentials(

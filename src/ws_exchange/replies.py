@@ -29,25 +29,41 @@ _BYTES_PER_VALUE = 64
 def keep(frame: str | bytes, plan: Plan, progress: Progress) -> Any:
     """Keep a received frame in ``progress``: scrubbed of credentials, within the
     result's size and memory budgets; return the reply as kept."""
+    charge_memory(frame, progress)
+    if isinstance(frame, bytes):
+        frame = scrubber.scrub_frame(frame)
+    decoded = framing.decode(frame)
+    reply = scrubber.scrub_reply(frame, decoded)
+    _charge_result(framing.kept_size(frame, decoded, reply), plan, progress)
+    progress.received.append(reply)
+    return reply
+
+
+def keep_value(value: Any, plan: Plan, progress: Progress) -> Any:
+    """Keep a reply a protocol preset took out of a frame (already charged to memory)."""
+    reply = scrubber.scrub_value(value)
+    _charge_result(len(framing.dumps(reply).encode("utf-8")), plan, progress)
+    progress.received.append(reply)
+    return reply
+
+
+def charge_memory(frame: str | bytes, progress: Progress) -> None:
+    """Charge an arriving frame to the memory budget."""
     progress.memory_estimate += _memory_estimate(frame)
     if progress.memory_estimate > MEMORY_BUDGET_BYTES:
         raise MessageTooLarge(
             "The replies would need more memory than the function can spare; "
             "ask the server for less, or over several invocations."
         )
-    if isinstance(frame, bytes):
-        frame = scrubber.scrub_frame(frame)
-    decoded = framing.decode(frame)
-    reply = scrubber.scrub_reply(frame, decoded)
-    size = framing.kept_size(frame, decoded, reply)
+
+
+def _charge_result(size: int, plan: Plan, progress: Progress) -> None:
     if progress.received_bytes + size > plan.result_budget:
         raise MessageTooLarge(
             f"The replies exceed the {plan.result_budget} bytes a result may keep "
             "(MAX_RESULT_BYTES, within Lambda's 6 MB response limit)."
         )
     progress.received_bytes += size
-    progress.received.append(reply)
-    return reply
 
 
 def charge_sent(size: int, plan: Plan, progress: Progress) -> None:

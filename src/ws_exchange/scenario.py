@@ -394,7 +394,8 @@ class SendStep(NamedTuple):
 
 class ReceiveStep(NamedTuple):
     """Collect ``count`` replies, or replies until one makes ``until`` truthy (at
-    most ``max_replies``); then read ``extract`` from the last one.
+    most ``max_replies``), or, with neither, until the protocol's operation is
+    complete (GraphQL's ``complete``); then read ``extract`` from the last one.
 
     ``timeout`` is each reply's limit in seconds (``None``: the invocation's).
     With ``count``, ``max_replies`` is ``count``: the most replies the step
@@ -592,8 +593,8 @@ def _receive(value: Any, extract: Any, label: str, error: type[ExchangeError]) -
             raise error(f"{where} has an unknown key, {_shown_key(key)}{hint}")
     count_value = value.get("count")
     until_value = value.get("until")
-    if (count_value is None) == (until_value is None):
-        raise error(f"{where} must hold exactly one of count and until.")
+    if count_value is not None and until_value is not None:
+        raise error(f"{where} may hold count or until, not both.")
     max_replies_value = value.get("max_replies")
     timeout_value = value.get("timeout_seconds")
     timeout = None
@@ -608,7 +609,9 @@ def _receive(value: Any, extract: Any, label: str, error: type[ExchangeError]) -
             )
         count = _whole(count_value, f"{where}.count", MAX_COUNT, error)
         return ReceiveStep(label, count, None, count, timeout, extractions)
-    until = _expression(until_value, f"{where}.until", error)
+    # Neither: until the protocol says the operation is complete (checked against
+    # PROTOCOL when the plan is made: only a protocol with operations has that).
+    until = None if until_value is None else _expression(until_value, f"{where}.until", error)
     max_replies = DEFAULT_MAX_REPLIES
     if max_replies_value is not None:
         max_replies = _whole(max_replies_value, f"{where}.max_replies", MAX_MAX_REPLIES, error)
@@ -786,7 +789,7 @@ def check_expect(
 def from_messages(
     messages: Iterable[framing.Outgoing],
     *,
-    expected_replies: int,
+    expected_replies: int | None,
     until: Expression | None,
     max_replies: int,
     collect_seconds: float | None,
@@ -794,20 +797,30 @@ def from_messages(
     """The steps that ``message``/``messages`` and their reply checks stand for.
 
     Each message is sent, then its replies are collected (``expected_replies``
-    of them, or until one matches ``until``); ``collect_seconds`` keeps
+    of them, or until one matches ``until``, or with neither, until the
+    protocol's operation is complete); ``collect_seconds`` keeps
     collecting after the last. Their steps have no label: their messages speak
     of the request's own fields.
     """
     steps: list[Step] = []
     for outgoing in messages:
         steps.append(SendStep("", Template(outgoing.message, frozenset()), outgoing))
-        if until is not None:
+        if until is not None or expected_replies is None:
             steps.append(ReceiveStep("", None, until, max_replies, None))
         elif expected_replies:
             steps.append(ReceiveStep("", expected_replies, None, expected_replies, None))
     if collect_seconds is not None:
         steps.append(CollectStep("", collect_seconds, max_replies))
     return tuple(steps)
+
+
+def not_completed_message(step: ReceiveStep) -> str:
+    """The ``expectation_failed`` sentence for an operation still open after ``max_replies``."""
+    where = f"{step.label}: the" if step.label else "The"
+    return (
+        f"{where} operation was not complete within max_replies ({step.max_replies} "
+        f"{'reply' if step.max_replies == 1 else 'replies'})."
+    )
 
 
 def until_not_matched_message(step: ReceiveStep) -> str:

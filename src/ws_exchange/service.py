@@ -126,19 +126,21 @@ def make_plan(config: Config, request: Request, request_id: str | None = None) -
             if request.messages is None
             else stamped(request.messages, config.timestamp_field)
         )
+        expected = request.expected_replies
+        if expected is None and not (checks.until is None and _completes(config)):
+            expected = config.expected_replies
         steps = scenario.from_messages(
             messages,
-            expected_replies=(
-                config.expected_replies
-                if request.expected_replies is None
-                else request.expected_replies
-            ),
+            # None: each operation's replies until it is complete (GraphQL).
+            expected_replies=expected,
             until=checks.until,
             max_replies=checks.max_replies,
             collect_seconds=checks.collect_seconds,
         )
         # Sampling a stream (until, collect_seconds) stops while it still flows.
         drain = checks.until is not None or checks.collect_seconds is not None
+    if config.preset is not None or any(_awaits_completion(step) for step in steps):
+        _check_for_protocol(steps, config)
     # As the result's `sent` shows them, where a string's escapes and a binary
     # message's base64 can take several times its frame.
     sent_bytes = sum(
@@ -164,6 +166,38 @@ def make_plan(config: Config, request: Request, request_id: str | None = None) -
         drain_on_close=drain,
         request_id=request_id,
     )
+
+
+def _completes(config: Config) -> bool:
+    """Whether the protocol has operations that end (GraphQL's ``complete``)."""
+    return config.preset is not None and config.preset.completes
+
+
+def _awaits_completion(step: Step) -> bool:
+    return isinstance(step, ReceiveStep) and step.count is None and step.until is None
+
+
+def _check_for_protocol(steps: tuple[Step, ...], config: Config) -> None:
+    """Refuse, before any I/O, what the configured protocol cannot do.
+
+    Raises:
+        InvalidRequest: a message the preset cannot send, or a receive step waiting
+            for an operation to complete where the protocol has none.
+    """
+    preset = config.preset
+    for step in steps:
+        where = step.label or "The message"
+        if _awaits_completion(step) and not _completes(config):
+            protocol = "raw" if preset is None else preset.name
+            raise InvalidRequest(
+                f"{where}.receive holds neither count nor until: with PROTOCOL {protocol}, "
+                "say how many replies to collect, or until which one."
+            )
+        if preset is not None and isinstance(step, SendStep) and step.outgoing is not None:
+            try:
+                preset.check(step.outgoing.message)
+            except ValueError as exc:
+                raise InvalidRequest(f"{where} {exc}.") from None
 
 
 def _stamped(steps: tuple[Step, ...], timestamp_field: str) -> tuple[Step, ...]:

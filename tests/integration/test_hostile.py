@@ -22,9 +22,10 @@ from local_stack.aws.secrets_manager import LocalSecretsManager
 from local_stack.runtime.invoker import invoke
 from local_stack.servers.hostile_servers import RawHttpServer, ScriptedServer
 from local_stack.servers.websocket_server import SilentListener, closed_port_uri
-from ws_exchange import conversation, event_loop, opening, service
 from ws_exchange import deadline as deadline_module
+from ws_exchange import event_loop, opening, service
 from ws_exchange.errors import ConfigError
+from ws_exchange.protocols import link
 from ws_exchange.secret import SdkSecretStore
 
 from .conftest import Invoke, body, eventually, sample
@@ -506,7 +507,7 @@ def test_a_bug_becomes_a_typed_internal_error_with_its_traceback_scrubbed(
     def broken(*args: Any) -> Any:
         raise RuntimeError(f"a bug that knows the token {token}")
 
-    monkeypatch.setattr(conversation, "keep", broken)
+    monkeypatch.setattr(link, "keep", broken)
 
     with caplog.at_level("ERROR"):
         result = run({"message": "x"})

@@ -19,6 +19,7 @@ from ws_exchange.deadline import Deadline
 from ws_exchange.errors import ReplyTimeout
 from ws_exchange.framing import prepare
 from ws_exchange.plan import Plan, Progress
+from ws_exchange.protocols.link import RawLink
 from ws_exchange.scenario import from_messages
 
 
@@ -58,8 +59,12 @@ def test_no_reply_is_awaited_once_the_deadline_has_passed() -> None:
     connection = AlwaysReady()
     deadline = Deadline(0.0, margin=0.0)
 
+    progress = Progress()
+    the_plan = plan(100)
+    link = RawLink(connection, the_plan, progress)  # type: ignore[arg-type]
+
     with pytest.raises(ReplyTimeout, match="No time was left"):
-        asyncio.run(converse(connection, plan(100), deadline, Progress()))  # type: ignore[arg-type]
+        asyncio.run(converse(link, the_plan, deadline, progress))
 
     assert connection.received == 0
 
@@ -68,7 +73,10 @@ def test_replies_are_awaited_while_time_is_left() -> None:
     connection: Any = AlwaysReady()
     progress = Progress()
 
-    asyncio.run(converse(connection, plan(5), Deadline(10.0, margin=0.0), progress))
+    the_plan = plan(5)
+    link = RawLink(connection, the_plan, progress)
+
+    asyncio.run(converse(link, the_plan, Deadline(10.0, margin=0.0), progress))
 
     assert connection.received == 5
     assert progress.received == [{"type": "update"}] * 5

@@ -510,14 +510,15 @@ def test_null_optional_receive_keys_count_as_absent() -> None:
     assert (step.max_replies, step.timeout) == (100, None)
 
 
-@pytest.mark.parametrize("count", [0, -1, 1001, True, False, 1.0, "1", [1], None])
+def test_receive_without_count_or_until_waits_for_the_operation_to_complete() -> None:
+    step = one({"receive": {"count": None}})
+    assert isinstance(step, ReceiveStep)
+    assert (step.count, step.until, step.max_replies) == (None, None, 100)
+
+
+@pytest.mark.parametrize("count", [0, -1, 1001, True, False, 1.0, "1", [1]])
 def test_receive_count_bounds(count: Any) -> None:
     receive = {"count": count}
-    if count is None:
-        assert invalid([{"receive": receive}]) == (
-            "steps[0].receive must hold exactly one of count and until."
-        )
-        return
     assert invalid([{"ping": {}}, {"ping": {}}, {"ping": {}}, {"receive": receive}]) == (
         "steps[3].receive.count must be a whole number from 1 to 1000."
     )
@@ -531,7 +532,7 @@ def test_receive_count_limits_accepted(count: int) -> None:
 
 def test_receive_with_both_count_and_until_is_rejected() -> None:
     assert invalid([{"receive": {"count": 1, "until": "a"}}]) == (
-        "steps[0].receive must hold exactly one of count and until."
+        "steps[0].receive may hold count or until, not both."
     )
 
 

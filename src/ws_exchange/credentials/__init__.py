@@ -92,7 +92,8 @@ class Prepared:
     fresh: bool
     # Every string put on the wire that is (or reveals) a credential, in each encoded form.
     credentials: tuple[str, ...] = ()
-    # The raw token, for modes that use it after the handshake (``message``).
+    # The raw token (or OAuth2 access token), for what carries it after the handshake:
+    # an authentication message, a protocol preset's connection parameters.
     token: str | None = None
 
     def __repr__(self) -> str:

@@ -48,6 +48,7 @@ class Bearer(HandshakeOnly):
             replace(handshake, headers=(*handshake.headers, ("Authorization", value))),
             fresh=fresh,
             credentials=(token, value),
+            token=token,
         )
 
 

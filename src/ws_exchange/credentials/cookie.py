@@ -51,6 +51,7 @@ class Cookie(HandshakeOnly):
             replace(handshake, headers=(*handshake.headers, ("Cookie", value))),
             fresh=fresh,
             credentials=(token, value),
+            token=token,
         )
 
 

@@ -49,6 +49,7 @@ class Header(HandshakeOnly):
             replace(handshake, headers=(*handshake.headers, (self.name, token))),
             fresh=fresh,
             credentials=(token,),
+            token=token,
         )
 
 

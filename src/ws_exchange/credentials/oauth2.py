@@ -510,6 +510,7 @@ class OAuth2ClientCredentials(HandshakeOnly):
             replace(handshake, headers=(*handshake.headers, ("Authorization", value))),
             fresh=fresh,
             credentials=(token.value, value, *request.credentials),
+            token=token.value,
         )
 
 

@@ -47,7 +47,9 @@ class Query(HandshakeOnly):
         token, fresh = read_token(read_secret, self.field, refresh=refresh)
         uri, encoded = with_query_parameter(handshake.uri, self.parameter, token)
         credentials = (token,) if encoded == token else (token, encoded)
-        return Prepared(replace(handshake, uri=uri), fresh=fresh, credentials=credentials)
+        return Prepared(
+            replace(handshake, uri=uri), fresh=fresh, credentials=credentials, token=token
+        )
 
 
 def from_environ(environ: Mapping[str, str], *, uri: str, allow_insecure: bool) -> Query:

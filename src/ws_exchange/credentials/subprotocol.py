@@ -63,6 +63,7 @@ class Subprotocol(HandshakeOnly):
             replace(handshake, subprotocols=(*handshake.subprotocols, carrier)),
             fresh=fresh,
             credentials=credentials,
+            token=token,
         )
 
 
