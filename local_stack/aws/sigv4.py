@@ -118,11 +118,11 @@ def signature(key: bytes, to_sign: str) -> str:
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-def _same(presented: str, expected: str) -> bool:
+def same(presented: str, expected: str) -> bool:
     return hmac.compare_digest(presented.encode(), expected.encode())
 
 
-def _authorization_fields(authorization: str) -> dict[str, str] | None:
+def authorization_fields(authorization: str) -> dict[str, str] | None:
     algorithm, _, rest = authorization.strip().partition(" ")
     if algorithm != ALGORITHM:
         return None
@@ -159,7 +159,7 @@ def verify(
     authorization = received.get("authorization")
     if authorization is None:
         return Verdict(False, "no Authorization header")
-    fields = _authorization_fields(authorization)
+    fields = authorization_fields(authorization)
     if fields is None:
         return Verdict(False, "Authorization is not an AWS4-HMAC-SHA256 signature")
 
@@ -179,7 +179,7 @@ def verify(
     if len(scope) != 5:
         return Verdict(False, "credential scope is malformed")
     access_key, day, scope_region, scope_service, terminator = scope
-    if not _same(access_key, credentials.access_key):
+    if not same(access_key, credentials.access_key):
         return Verdict(False, "unknown access key")
     if (day, scope_region, scope_service, terminator) != (
         amz_date[:8],
@@ -203,7 +203,7 @@ def verify(
     elif (
         token is None
         or "x-amz-security-token" not in signed
-        or not _same(token, credentials.session_token)
+        or not same(token, credentials.session_token)
     ):
         return Verdict(False, "session token missing, unsigned or wrong")
 
@@ -212,6 +212,6 @@ def verify(
         signing_key(credentials.secret_key, day, region, service),
         string_to_sign(amz_date, "/".join(scope[1:]), request),
     )
-    if not _same(fields["Signature"], expected):
+    if not same(fields["Signature"], expected):
         return Verdict(False, "signature does not match")
     return ACCEPTED

@@ -24,7 +24,6 @@ same as long as the port is not the scheme's default.
 from __future__ import annotations
 
 import datetime
-import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -35,7 +34,7 @@ from websockets.http11 import Request
 from local_stack.aws import sigv4 as spec
 from local_stack.credentials.servers import VerifyingServer
 
-ALGORITHM = "AWS4-HMAC-SHA256"
+
 MAX_SKEW = datetime.timedelta(minutes=5)
 SERVICE = "execute-api"
 
@@ -65,25 +64,6 @@ class Verdict:
 ACCEPTED = Verdict(True, "signature verified")
 
 
-def _same(presented: str, expected: str) -> bool:
-    return hmac.compare_digest(presented.encode(), expected.encode())
-
-
-def _authorization_fields(authorization: str) -> dict[str, str] | None:
-    algorithm, _, rest = authorization.strip().partition(" ")
-    if algorithm != ALGORITHM:
-        return None
-    fields: dict[str, str] = {}
-    for part in rest.split(","):
-        name, equals, value = part.strip().partition("=")
-        if not equals or name in fields:
-            return None
-        fields[name] = value
-    if set(fields) != {"Credential", "SignedHeaders", "Signature"}:
-        return None
-    return fields
-
-
 def verify(
     method: str,
     path: str,
@@ -102,7 +82,7 @@ def verify(
     authorizations = received.get("authorization", [])
     if len(authorizations) != 1:
         return Verdict(False, "no single Authorization header")
-    fields = _authorization_fields(authorizations[0])
+    fields = spec.authorization_fields(authorizations[0])
     if fields is None:
         return Verdict(False, "Authorization is not an AWS4-HMAC-SHA256 signature")
 
@@ -122,7 +102,7 @@ def verify(
     if len(scope) != 5:
         return Verdict(False, "credential scope is malformed")
     access_key, day, scope_region, scope_service, terminator = scope
-    if not _same(access_key, credentials.access_key):
+    if not spec.same(access_key, credentials.access_key):
         return Verdict(False, "unknown access key")
     if (day, scope_region, scope_service, terminator) != (
         dates[0][:8],
@@ -144,7 +124,7 @@ def verify(
     elif (
         len(tokens) != 1
         or "x-amz-security-token" not in signed
-        or not _same(tokens[0], credentials.session_token)
+        or not spec.same(tokens[0], credentials.session_token)
     ):
         return Verdict(False, "session token missing, unsigned or wrong")
 
@@ -159,7 +139,7 @@ def verify(
         spec.signing_key(credentials.secret_key, day, region, service),
         spec.string_to_sign(dates[0], "/".join(scope[1:]), canonical),
     )
-    if not _same(fields["Signature"], expected):
+    if not spec.same(fields["Signature"], expected):
         return Verdict(False, "signature does not match")
     return ACCEPTED
 

@@ -356,9 +356,12 @@ def _max_replies(value: Any, error: type[ExchangeError]) -> int:
 
 
 def _collect_seconds(value: Any, error: type[ExchangeError]) -> float:
-    sentence = (
-        f"collect_seconds must be a number greater than 0 and at most {MAX_COLLECT_SECONDS:g}."
-    )
+    return positive_seconds(value, "collect_seconds", MAX_COLLECT_SECONDS, error)
+
+
+def positive_seconds(value: Any, where: str, most: float, error: type[ExchangeError]) -> float:
+    """``value`` as seconds in (0, ``most``]; ``error`` naming ``where`` otherwise."""
+    sentence = f"{where} must be a number of seconds greater than 0 and at most {most:g}."
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise error(sentence)
     try:
@@ -366,6 +369,6 @@ def _collect_seconds(value: Any, error: type[ExchangeError]) -> float:
     except OverflowError:
         # An integer beyond a float's range (JSON allows any length).
         raise error(sentence) from None
-    if not (math.isfinite(seconds) and 0 < seconds <= MAX_COLLECT_SECONDS):
+    if not (math.isfinite(seconds) and 0 < seconds <= most):
         raise error(sentence)
     return seconds

@@ -72,6 +72,7 @@ from .checks import (
     bounded_search,
     compile_expression,
     is_truthy,
+    positive_seconds,
     shorten,
 )
 from .checks import (
@@ -523,7 +524,7 @@ def _parse_step(
     if action == "receive":
         return _receive(item, extract, label, error)
     if action == "collect":
-        return CollectStep(label, _seconds(item, where, MAX_COLLECT_SECONDS, error))
+        return CollectStep(label, positive_seconds(item, where, MAX_COLLECT_SECONDS, error))
     if action == "await_close":
         return AwaitCloseStep(label, _await_close(item, where, error))
     if action == "ping":
@@ -532,7 +533,7 @@ def _parse_step(
         return PingStep(label)
     if action == "expect":
         return ExpectStep(label, _expression(item, where, error))
-    return SleepStep(label, _seconds(item, where, MAX_SLEEP_SECONDS, error))
+    return SleepStep(label, positive_seconds(item, where, MAX_SLEEP_SECONDS, error))
 
 
 def _later(steps: Sequence[Any], index: int, where: str) -> Callable[[str], str | None]:
@@ -599,7 +600,9 @@ def _receive(value: Any, extract: Any, label: str, error: type[ExchangeError]) -
     timeout_value = value.get("timeout_seconds")
     timeout = None
     if timeout_value is not None:
-        timeout = _seconds(timeout_value, f"{where}.timeout_seconds", MAX_TIMEOUT_SECONDS, error)
+        timeout = positive_seconds(
+            timeout_value, f"{where}.timeout_seconds", MAX_TIMEOUT_SECONDS, error
+        )
     extractions = _extractions(extract, label, error)
     if count_value is not None:
         if max_replies_value is not None:
@@ -652,7 +655,7 @@ def _await_close(value: Any, where: str, error: type[ExchangeError]) -> float | 
     timeout = value.get("timeout_seconds")
     if timeout is None:
         return None
-    return _seconds(timeout, f"{where}.timeout_seconds", MAX_TIMEOUT_SECONDS, error)
+    return positive_seconds(timeout, f"{where}.timeout_seconds", MAX_TIMEOUT_SECONDS, error)
 
 
 def _expression(value: Any, where: str, error: type[ExchangeError]) -> Expression:
@@ -670,20 +673,6 @@ def _whole(value: Any, where: str, most: int, error: type[ExchangeError]) -> int
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
         raise error(f"{where} must be a whole number from 1 to {most}.")
     return value
-
-
-def _seconds(value: Any, where: str, most: float, error: type[ExchangeError]) -> float:
-    sentence = f"{where} must be a number of seconds greater than 0 and at most {most:g}."
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise error(sentence)
-    try:
-        seconds = float(value)
-    except OverflowError:
-        # An integer beyond a float's range (JSON allows any length).
-        raise error(sentence) from None
-    if not (math.isfinite(seconds) and 0 < seconds <= most):
-        raise error(sentence)
-    return seconds
 
 
 # --- evaluation ---------------------------------------------------------------------------
