@@ -87,7 +87,9 @@ def appsync(api_key: str) -> Iterator[LocalAppSyncEvents]:
         yield server
 
 
-def settings(server: LocalAppSyncEvents, secret_id: str | None = None, **more: str) -> dict[str, str]:
+def settings(
+    server: LocalAppSyncEvents, secret_id: str | None = None, **more: str
+) -> dict[str, str]:
     variables = {
         "WEBSOCKET_URI": server.uri,
         "PROTOCOL": "appsync-events",
@@ -170,7 +172,7 @@ AWS_ENVIRONMENT = {
 def test_iam_signs_the_connection_and_each_message_as_aws_clients_do(
     run: Invoke, iam_server: LocalAppSyncEvents
 ) -> None:
-    events = [{"n": 1, "text": "ü/\"q\""}, [1, 2]]
+    events = [{"n": 1, "text": 'ü/"q"'}, [1, 2]]
     result = run(
         {"messages": [SUBSCRIBE, publish(*events)], "expected_replies": 2},
         **settings(iam_server, APPSYNC_AUTH="iam", **AWS_ENVIRONMENT),
@@ -265,9 +267,11 @@ def test_a_subscription_alone_waits_for_events_others_publish(
     from websockets.sync.client import connect
 
     def publish_later() -> None:
-        header = base64.urlsafe_b64encode(
-            json.dumps({"host": HTTP_HOST, "x-api-key": api_key}).encode()
-        ).decode().rstrip("=")
+        header = (
+            base64.urlsafe_b64encode(json.dumps({"host": HTTP_HOST, "x-api-key": api_key}).encode())
+            .decode()
+            .rstrip("=")
+        )
         with connect(appsync.uri, subprotocols=["aws-appsync-event-ws", "header-" + header]) as ws:
             ws.send('{"type": "connection_init"}')
             ws.recv(timeout=2)
@@ -455,8 +459,15 @@ def test_keep_alives_are_never_replies_and_never_answers(
         ApiKeyAuth(api_key), http_host=HTTP_HOST, keepalive_seconds=0.02
     ) as server:
         result = run(
-            {"steps": [{"send": SUBSCRIBE}, {"sleep": 0.3}, {"send": publish(1)},
-                       {"receive": {"count": 1}}, {"collect": 0.2}]},
+            {
+                "steps": [
+                    {"send": SUBSCRIBE},
+                    {"sleep": 0.3},
+                    {"send": publish(1)},
+                    {"receive": {"count": 1}},
+                    {"collect": 0.2},
+                ]
+            },
             **settings(server, key_secret),
         )
 
@@ -507,8 +518,14 @@ def test_keep_alives_within_connection_timeout_keep_the_connection(
         ApiKeyAuth(api_key), http_host=HTTP_HOST, keepalive_seconds=0.05, connection_timeout_ms=300
     ) as server:
         result = run(
-            {"steps": [{"send": SUBSCRIBE}, {"collect": 0.8}, {"send": publish("late")},
-                       {"receive": {"count": 1}}]},
+            {
+                "steps": [
+                    {"send": SUBSCRIBE},
+                    {"collect": 0.8},
+                    {"send": publish("late")},
+                    {"receive": {"count": 1}},
+                ]
+            },
             **settings(server, key_secret),
         )
 
@@ -627,7 +644,9 @@ def test_iam_ignores_a_token_secret_as_sigv4_does(
     result = run(
         {"message": SUBSCRIBE, "expected_replies": 0},
         **settings(
-            iam_server, "arn:aws:secretsmanager:us-east-1:1:secret:x", APPSYNC_AUTH="iam",
+            iam_server,
+            "arn:aws:secretsmanager:us-east-1:1:secret:x",
+            APPSYNC_AUTH="iam",
             **AWS_ENVIRONMENT,
         ),
     )
@@ -684,9 +703,7 @@ def test_no_key_token_signature_or_auth_subprotocol_in_debug_logs(
         ]
         results, output = run_child(runs, secrets_manager, root_debug=True)
         offered = [*keyed.offered, *tokened.offered, *signed.offered]
-        signatures = [
-            a["Authorization"].rpartition("=")[2] for a in sent_authorizations(signed)
-        ]
+        signatures = [a["Authorization"].rpartition("=")[2] for a in sent_authorizations(signed)]
 
     assert [result["ok"] for result in results] == [True, True, True], results
     assert '"level":"DEBUG"' in output or "DEBUG:" in output

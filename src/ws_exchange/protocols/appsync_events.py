@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..checks import shorten
-from ..credentials import MODE_VARIABLES, MODE_VARIABLE_DEFAULTS, Handshake, setting, token_field
+from ..credentials import MODE_VARIABLE_DEFAULTS, MODE_VARIABLES, Handshake, setting, token_field
 from ..errors import (
     AuthRejected,
     ConfigError,
@@ -88,7 +88,9 @@ MAX_SEGMENTS = 5
 # What AWS's Event API guide allows in a channel segment.
 _SEGMENT = re.compile(r"[A-Za-z0-9-]{1,50}")
 _REALTIME_HOST = re.compile(r"([^.]+)\.appsync-realtime-api\.(.+)")
-_REGION_IN_HOST = re.compile(r"[^.]+\.appsync(?:-realtime)?-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?")
+_REGION_IN_HOST = re.compile(
+    r"[^.]+\.appsync(?:-realtime)?-api\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+)
 _HOST = re.compile(
     r"(?=.{1,253}(?::|$))[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::[0-9]{1,5})?"
@@ -225,7 +227,9 @@ class AppSyncEvents:
         elif kind in ("connection_error", "error"):
             error = refusal("connection", message.get("errors"))
             if not link.reject("connection_ack", error):
-                link.fail(error if kind == "connection_error" else refusal("", message.get("errors")))
+                link.fail(
+                    error if kind == "connection_error" else refusal("", message.get("errors"))
+                )
         elif kind in ("unsubscribe_success", "unsubscribe_error"):
             session.subscriptions.discard(identifier)
 
@@ -327,7 +331,9 @@ def check_message(message: Any) -> None:
     elif "publish" in message:
         publish = message["publish"]
         if not isinstance(publish, dict):
-            raise ValueError('has a "publish" that is not an object {"channel": ..., "events": [...]}')
+            raise ValueError(
+                'has a "publish" that is not an object {"channel": ..., "events": [...]}'
+            )
         unknown = sorted(set(publish) - {"channel", "events"})
         if unknown:
             raise ValueError(
@@ -366,8 +372,7 @@ def check_channel(channel: str, *, wildcard: bool) -> None:
             raise ValueError(f"publishes to the wildcard channel {shown!r}; name one channel")
         if not _SEGMENT.fullmatch(segment):
             raise ValueError(
-                f"names the channel {shown!r}: each segment is 1 to 50 letters, digits "
-                "or hyphens"
+                f"names the channel {shown!r}: each segment is 1 to 50 letters, digits or hyphens"
             )
 
 
