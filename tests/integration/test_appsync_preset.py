@@ -493,6 +493,22 @@ def test_keep_alives_without_answers_are_reply_timeout(
     assert result["received"] == []
 
 
+def test_keep_alives_without_events_are_reply_timeout_for_the_receive(
+    run: Invoke, api_key: str, key_secret: str
+) -> None:
+    with LocalAppSyncEvents(
+        ApiKeyAuth(api_key), http_host=HTTP_HOST, keepalive_seconds=0.02
+    ) as server:
+        result = run(
+            {"steps": [{"send": SUBSCRIBE}, {"receive": {"count": 1, "timeout_seconds": 0.5}}]},
+            **settings(server, key_secret),
+        )
+
+    assert result["error"]["type"] == "reply_timeout"
+    assert result["error"]["message"] == "steps[1]: no reply arrived within 0.5 s."
+    assert result["received"] == []
+
+
 def test_silence_past_connection_timeout_is_connection_closed(
     run: Invoke, api_key: str, key_secret: str
 ) -> None:
