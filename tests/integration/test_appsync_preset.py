@@ -8,12 +8,14 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from websockets.sync.client import connect
 
 from local_stack.aws.appsync_events import (
     ApiKeyAuth,
@@ -262,10 +264,6 @@ def test_the_recipe_fails_when_the_event_never_comes_back(
 def test_a_subscription_alone_waits_for_events_others_publish(
     run: Invoke, appsync: LocalAppSyncEvents, key_secret: str, api_key: str
 ) -> None:
-    import threading
-
-    from websockets.sync.client import connect
-
     def publish_later() -> None:
         header = (
             base64.urlsafe_b64encode(json.dumps({"host": HTTP_HOST, "x-api-key": api_key}).encode())
@@ -572,11 +570,8 @@ def test_publish_success_before_the_data_still_gives_the_event(
     assert result["received"] == [1]
 
 
-# What each close means, by the moment it comes.
-def expected_close(code: int, moment: Moment) -> str:
-    if moment == "open":
-        # Before connection_init was even read.
-        return "auth_rejected" if code in (4401, 4403) else "connection_closed"
+def expected_close(code: int) -> str:
+    """What a close means, whatever the moment: 4401/4403 refuse the credential."""
     return "auth_rejected" if code in (4401, 4403) else "connection_closed"
 
 
@@ -590,7 +585,7 @@ def test_a_close_at_any_moment_is_typed_in_time(
 
     result = run({"messages": [SUBSCRIBE, publish(1)]}, **settings(appsync, key_secret))
 
-    assert result["error"]["type"] == expected_close(code, moment)
+    assert result["error"]["type"] == expected_close(code)
     assert str(code) in result["error"]["message"]
     assert result["connection"]["close"]["code"] == code
     assert time.monotonic() - started < 3
