@@ -782,18 +782,28 @@ def from_messages(
     until: Expression | None,
     max_replies: int,
     collect_seconds: float | None,
+    defers_replies: Callable[[Any], bool] | None = None,
 ) -> tuple[Step, ...]:
     """The steps that ``message``/``messages`` and their reply checks stand for.
 
     Each message is sent, then its replies are collected (``expected_replies``
     of them, or until one matches ``until``, or with neither, until the
     protocol's operation is complete); ``collect_seconds`` keeps
-    collecting after the last. Their steps have no label: their messages speak
-    of the request's own fields.
+    collecting after the last. A message for which ``defers_replies`` holds
+    (an AppSync subscribe, whose events come from later publishes) is followed
+    at once by the next message, if any. Their steps have no label: their
+    messages speak of the request's own fields.
     """
     steps: list[Step] = []
-    for outgoing in messages:
+    messages = tuple(messages)
+    for index, outgoing in enumerate(messages):
         steps.append(SendStep("", Template(outgoing.message, frozenset()), outgoing))
+        if (
+            defers_replies is not None
+            and index < len(messages) - 1
+            and defers_replies(outgoing.message)
+        ):
+            continue
         if until is not None or expected_replies is None:
             steps.append(ReceiveStep("", None, until, max_replies, None))
         elif expected_replies:

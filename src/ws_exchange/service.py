@@ -136,6 +136,8 @@ def make_plan(config: Config, request: Request, request_id: str | None = None) -
             until=checks.until,
             max_replies=checks.max_replies,
             collect_seconds=checks.collect_seconds,
+            # A preset may say that a message's replies come after the next one's.
+            defers_replies=getattr(config.preset, "defers_replies", None),
         )
         # Sampling a stream (until, collect_seconds) stops while it still flows.
         drain = checks.until is not None or checks.collect_seconds is not None

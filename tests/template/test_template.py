@@ -266,6 +266,10 @@ def test_role_grants_nothing_else(cfn: dict) -> None:
         "sqs:SendMessage": [[{"Fn::GetAtt": ["FailureQueue", "Arn"]}]],
         # sigv4 only: the $connect route (tests/template/test_credentials_template.py).
         "execute-api:Invoke": [[{"Ref": "ExecuteApiConnectArn"}]],
+        # appsync-events with APPSYNC_AUTH iam only (tests/template/test_appsync_template.py).
+        "appsync:EventConnect": [[{"Ref": "AppsyncApiArn"}]],
+        "appsync:EventSubscribe": [[{"Fn::Sub": "${AppsyncApiArn}/channelNamespace/*"}]],
+        "appsync:EventPublish": [[{"Fn::Sub": "${AppsyncApiArn}/channelNamespace/*"}]],
     }
     for conditions in condition_combinations(cfn):
         for statement in role_statements(cfn, conditions):
