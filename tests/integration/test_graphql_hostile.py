@@ -141,9 +141,25 @@ def test_a_second_ack_is_ignored(
     assert result["received"] == [ANSWER]
 
 
-@pytest.mark.parametrize("code", [4400, 4409, 4429, 4500, 1000])
+@pytest.mark.parametrize(
+    ("code", "meaning", "retryable"),
+    [
+        (4400, "bad request", False),
+        (4406, "does not speak graphql-transport-ws", False),
+        (4408, "initialisation timeout", True),
+        (4409, "subscriber already exists", False),
+        (4429, "too many initialisation requests", True),
+        (4500, "internal server error", True),
+        (1000, "1000 before", True),
+    ],
+)
 def test_a_close_before_the_ack_is_connection_closed_naming_the_code(
-    run: Invoke, graphql: ScriptedServer, script: GraphQLScript, code: int
+    run: Invoke,
+    graphql: ScriptedServer,
+    script: GraphQLScript,
+    code: int,
+    meaning: str,
+    retryable: bool,
 ) -> None:
     def refuse(connection: ServerConnection) -> None:
         script.open(connection, ack=False)
@@ -153,7 +169,8 @@ def test_a_close_before_the_ack_is_connection_closed_naming_the_code(
 
     result = run({"message": HELLO}, **settings(graphql))
 
-    assert_error(result, "connection_closed", str(code), "connection_init")
+    assert_error(result, "connection_closed", str(code), meaning, "connection_init")
+    assert result["error"]["retryable"] is retryable
     assert result["attempts"] == 1
 
 
