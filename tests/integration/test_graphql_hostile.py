@@ -362,6 +362,31 @@ def test_a_next_after_the_operation_completed_is_ignored(
     assert result["received"] == [ANSWER, {"data": {"second": True}}]
 
 
+def test_subscriptions_still_open_are_completed_before_a_normal_close(
+    run: Invoke, graphql: ScriptedServer, script: GraphQLScript
+) -> None:
+    def endless(connection: ServerConnection) -> None:
+        script.open(connection)
+        operation = script.subscribed(connection)
+        for n in range(5):
+            send(connection, id=operation, type="next", payload={"data": {"n": n}})
+        script.read_until(connection, "complete")
+
+    on(graphql, endless)
+
+    result = run({"steps": [{"send": HELLO}, {"receive": {"count": 3}}]}, **settings(graphql))
+
+    assert result["ok"] is True, result["error"]
+    assert [reply["data"]["n"] for reply in result["received"]] == [0, 1, 2]
+    assert eventually(lambda: graphql.client_close_codes == [1000])
+    assert {"id": "1", "type": "complete"} in script.seen
+    assert [message["type"] for message in script.seen] == [
+        "connection_init",
+        "subscribe",
+        "complete",
+    ]
+
+
 # --- keep-alives -------------------------------------------------------------------------
 
 
