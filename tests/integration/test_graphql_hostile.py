@@ -355,8 +355,10 @@ def test_a_next_after_the_operation_completed_is_ignored(
 
     on(graphql, late)
 
-    result = run({"steps": [{"send": HELLO}, {"receive": {}}, {"send": HELLO}, {"receive": {}}]},
-                 **settings(graphql))
+    result = run(
+        {"steps": [{"send": HELLO}, {"receive": {}}, {"send": HELLO}, {"receive": {}}]},
+        **settings(graphql),
+    )
 
     assert result["ok"] is True, result["error"]
     assert result["received"] == [ANSWER, {"data": {"second": True}}]
@@ -400,7 +402,7 @@ def test_a_flood_of_protocol_pings_is_all_answered_and_never_a_reply(
         send(connection, type="ping")  # before the ack too: allowed at any time
         script.open(connection)
         operation = script.subscribed(connection)
-        for n in range(pings - 2):
+        for _ in range(pings - 2):
             send(connection, type="ping")
         send(connection, type="ping", payload={"n": "last"})
         while script.pongs < pings:
@@ -511,6 +513,29 @@ def test_connection_params_echoed_in_a_next_are_redacted(
     assert script.seen[0]["payload"] == {"Authorization": f"Bearer {token}"}
 
 
+def test_many_strings_in_the_params_never_push_the_token_out_of_the_scrubber(
+    run: Invoke, graphql: ScriptedServer, script: GraphQLScript, token: str
+) -> None:
+    params = {"auth": "{token}"}
+    params.update({f"field{n}": f"a-long-literal-value-{n:04d}" for n in range(40)})
+
+    def echo(connection: ServerConnection) -> None:
+        script.open(connection)
+        operation = script.subscribed(connection)
+        send(connection, id=operation, type="next", payload={"data": {"said": token}})
+        send(connection, id=operation, type="complete")
+
+    on(graphql, echo)
+
+    result = run(
+        {"message": HELLO}, **settings(graphql, GRAPHQL_CONNECTION_PARAMS=json.dumps(params))
+    )
+
+    assert result["ok"] is True, result["error"]
+    assert script.seen[0]["payload"]["auth"] == token
+    assert result["received"] == [{"data": {"said": "[redacted]"}}]
+
+
 def test_literal_connection_params_are_kept_out_of_results_and_debug_logs(
     function_env: dict[str, str],
     secrets_manager: LocalSecretsManager,
@@ -541,6 +566,38 @@ def test_literal_connection_params_are_kept_out_of_results_and_debug_logs(
     assert key not in json.dumps(results[0])
     assert key not in output
     assert "connection_init" not in output
+
+
+def test_connection_init_is_never_in_a_debug_frame_line_even_with_nothing_to_scrub(
+    function_env: dict[str, str],
+    secrets_manager: LocalSecretsManager,
+    graphql: ScriptedServer,
+    script: GraphQLScript,
+) -> None:
+    # Too short to be scrubbed inside other text: only leaving the frame line
+    # out keeps it from the log.
+    def answer(connection: ServerConnection) -> None:
+        script.open(connection)
+        operation = script.subscribed(connection)
+        send(connection, id=operation, type="next", payload=ANSWER)
+        send(connection, id=operation, type="complete")
+
+    on(graphql, answer)
+    variables = {
+        **function_env,
+        **settings(graphql),
+        "AUTH_MODE": "none",
+        "GRAPHQL_CONNECTION_PARAMS": json.dumps({"pin": "Qz7#"}),
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+    }
+
+    results, output = run_child([({"message": HELLO}, variables)], secrets_manager, root_debug=True)
+
+    assert results[0]["ok"] is True, results
+    assert script.seen[0]["payload"] == {"pin": "Qz7#"}
+    assert "Qz7#" not in output
+    assert "connection_init" not in output
+    assert "> TEXT '{" in output.replace("\\", ""), "other frames are logged, payload and all"
 
 
 def test_the_token_and_params_never_reach_debug_logs(

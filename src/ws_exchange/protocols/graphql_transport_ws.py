@@ -78,6 +78,8 @@ _LASTING_CLOSE_CODES = frozenset({4400, 4406, 4409})
 _LEGACY_TYPES = frozenset({"ka", "data", "connection_error"})
 _OPERATION_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
 _SHOWN_ERRORS = 3
+# Strings of the connection parameters scrubbed as credentials, at most.
+_REMEMBERED_PARAMS = 16
 
 
 class GraphQLTransportWS:
@@ -125,7 +127,10 @@ class GraphQLTransportWS:
             init["payload"] = replace_token(self._params, prepared.token or "")
             # A server may echo the parameters back (in a next, an error): they
             # are credentials wherever they appear, the literal ones too.
-            scrubber.remember(_long_strings(init["payload"]))
+            # The scrubber keeps the latest few credentials: the mode's own go last,
+            # so that however many strings the parameters hold, the token stays.
+            scrubber.remember(_long_strings(init["payload"])[:_REMEMBERED_PARAMS])
+            scrubber.remember(prepared.credentials)
         acknowledged = link.expect("connection_ack")
         limit = deadline.cap(timeout)
         try:
@@ -251,7 +256,7 @@ def _closed_before_ack(exc: WebSocketClosed) -> AuthRejected | ConnectionClosed:
     return ConnectionClosed(
         f"The server closed the connection with code {code}{meaning} before it "
         "acknowledged connection_init (graphql-transport-ws).",
-        retryable=None if code not in _LASTING_CLOSE_CODES else False,
+        retryable=False if code in _LASTING_CLOSE_CODES else None,
     )
 
 
