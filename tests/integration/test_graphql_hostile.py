@@ -244,6 +244,26 @@ def test_an_error_for_an_operation_is_expectation_failed_with_each_message_scrub
     assert token not in json.dumps(result)
 
 
+def test_an_error_with_many_messages_shows_the_first_three(
+    run: Invoke, graphql: ScriptedServer, script: GraphQLScript
+) -> None:
+    def fail(connection: ServerConnection) -> None:
+        script.open(connection)
+        operation = script.subscribed(connection)
+        errors = [{"message": f"problem {n}"} for n in range(5000)]
+        send(connection, id=operation, type="error", payload=[{"no": "message"}, *errors])
+
+    on(graphql, fail)
+
+    result = run({"message": HELLO}, **settings(graphql))
+
+    assert_error(
+        result,
+        "expectation_failed",
+        "The GraphQL operation failed: problem 0; problem 1; problem 2.",
+    )
+
+
 @pytest.mark.parametrize("code", [4400, 4401, 4403, 4409, 4429, 4500])
 def test_a_close_after_subscribe_is_connection_closed_naming_the_code(
     run: Invoke, graphql: ScriptedServer, script: GraphQLScript, code: int
@@ -319,12 +339,14 @@ def test_a_frame_that_is_not_graphql_transport_ws_during_the_opening_is_named(
     assert_error(result, "expectation_failed", "not JSON")
 
 
-def test_next_error_and_complete_for_an_unknown_id_are_ignored(
+def test_next_error_and_complete_for_an_unknown_id_and_pongs_are_ignored(
     run: Invoke, graphql: ScriptedServer, script: GraphQLScript
 ) -> None:
     def stray(connection: ServerConnection) -> None:
         script.open(connection)
         operation = script.subscribed(connection)
+        send(connection, type="pong")
+        send(connection, type="pong", payload={"unsolicited": True})
         send(connection, id="other", type="next", payload={"data": {"stray": 1}})
         send(connection, id="other", type="complete")
         send(connection, id="other", type="error", payload=[{"message": "stray"}])

@@ -263,10 +263,15 @@ def _closed_before_ack(exc: WebSocketClosed) -> AuthRejected | ConnectionClosed:
 def _server_messages(payload: Any) -> list[str]:
     """The GraphQL error messages in ``payload``, scrubbed and shortened."""
     errors = payload if isinstance(payload, list) else [payload]
-    return [
-        shorten(scrubber.scrub_text(error["message"])).rstrip(".")
+    texts = (
+        error["message"]
         for error in errors
         if isinstance(error, dict) and isinstance(error.get("message"), str)
+    )
+    # Only those shown are scrubbed: a server may send thousands.
+    return [
+        shorten(scrubber.scrub_text(text)).rstrip(".")
+        for text in itertools.islice(texts, _SHOWN_ERRORS)
     ]
 
 
@@ -275,13 +280,13 @@ def _error_message(payload: Any) -> str:
     texts = _server_messages(payload)
     if not texts:
         return "The GraphQL operation failed; the server gave no error message."
-    return f"The GraphQL operation failed: {'; '.join(texts[:_SHOWN_ERRORS])}."
+    return f"The GraphQL operation failed: {'; '.join(texts)}."
 
 
 def _refusal(payload: Any) -> str:
     """An ``error`` in answer to ``connection_init``, in one sentence."""
     texts = _server_messages(payload)
-    said = f": {'; '.join(texts[:_SHOWN_ERRORS])}" if texts else ""
+    said = f": {'; '.join(texts)}" if texts else ""
     return (
         f"The server refused connection_init with an error message{said} "
         "(graphql-transport-ws): check the token and GRAPHQL_CONNECTION_PARAMS."
