@@ -155,3 +155,30 @@ def test_another_presets_setting_is_a_config_error(run: Invoke, graphql: GraphQL
 
     assert result["error"]["type"] == "config_error"
     assert "SOCKETIO_AUTH" in result["error"]["message"]
+
+
+def test_the_graphql_recipe_subscribe_take_n_then_complete(
+    run: Invoke, graphql: GraphQLServer
+) -> None:
+    # The recipe the protocols page shows, as written there.
+    result = run(
+        {
+            "steps": [
+                {
+                    "send": {
+                        "subscribe": {
+                            "query": "subscription ($n: Int!) { prices(count: $n) { seq price } }",
+                            "variables": {"n": 1000},
+                        }
+                    }
+                },
+                {"receive": {"count": 3}},
+                {"expect": "received[-1].data.prices.seq == `3`"},
+            ]
+        },
+        **settings(graphql, TIMESTAMP_FIELD="timestamp"),
+    )
+
+    assert result["ok"] is True, result["error"]
+    assert len(result["received"]) == 3
+    assert "timestamp" not in result["sent"][0]["payload"]
