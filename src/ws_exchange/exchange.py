@@ -38,6 +38,7 @@ async def run(plan: Plan, store: SecretStore, deadline: Deadline, progress: Prog
     started = time.perf_counter()
     try:
         await converse(link, plan, deadline, progress)
+        link.raise_failure()
     finally:
         progress.exchange_ms = (time.perf_counter() - started) * 1000.0
         # A preset ends its protocol first (complete, disconnect) and stops reading;

@@ -182,3 +182,16 @@ def test_the_graphql_recipe_subscribe_take_n_then_complete(
     assert result["ok"] is True, result["error"]
     assert len(result["received"]) == 3
     assert "timestamp" not in result["sent"][0]["payload"]
+
+
+def test_an_error_while_no_step_waits_still_fails_the_exchange(
+    run: Invoke, graphql: GraphQLServer
+) -> None:
+    result = run(
+        {"steps": [{"send": {"subscribe": {"query": "subscription { unknown }"}}}, {"sleep": 0.3}]},
+        **settings(graphql),
+    )
+
+    assert result["ok"] is False
+    assert result["error"]["type"] == "expectation_failed"
+    assert "unknown" in result["error"]["message"]

@@ -77,6 +77,9 @@ class RawLink:
         _arrived(self._progress)
         return keep(frame, self._plan, self._progress)
 
+    def raise_failure(self) -> None:
+        """Nothing fails behind the conversation's back on a raw connection."""
+
     async def end(self, deadline: Deadline) -> bool:
         """Nothing to end before the WebSocket close; False: nothing left to drain."""
         return False
@@ -118,6 +121,13 @@ class PresetLink:
     async def open(self, prepared: Prepared, deadline: Deadline, timeout: float) -> None:
         self.start()
         await self.preset.open(self, prepared, deadline, timeout)
+
+    def raise_failure(self) -> None:
+        """Raise the protocol failure the server reported while no step was waiting
+        (an ``error`` during a sleep, keep-alives that stopped): the steps all ran,
+        but the exchange did not succeed."""
+        if isinstance(self._ended, ExchangeError):
+            raise self._ended
 
     async def end(self, deadline: Deadline) -> bool:
         """End the protocol (capped by the deadline; a failure changes nothing the
