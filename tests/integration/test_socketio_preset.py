@@ -4,6 +4,7 @@ uvicorn), and against scripted servers for what python-socketio never does
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -64,6 +65,27 @@ def test_an_acknowledgement_is_a_reply_of_its_arguments(run: Invoke, sio: Socket
     assert result["ok"] is True, result["error"]
     assert result["received"] == [[{"x": [1, 2]}, "y"]]
     assert ("/chat", "echo", [{"x": [1, 2]}, "y"]) in sio.events
+
+
+def test_binary_arguments_arrive_as_base64_in_events_and_acknowledgements(
+    run: Invoke, sio: SocketIOServer
+) -> None:
+    async def blob(sid: str, *args: Any) -> tuple[Any, ...]:
+        await sio.sio.emit("blob", {"raw": b"\x00\x01\xff", "n": 1}, to=sid, namespace="/chat")
+        return (b"ack-bytes", "text")
+
+    sio.sio.on("blob", blob, namespace="/chat")
+
+    result = run(
+        {"message": {"emit": ["blob"], "ack": True}, "expected_replies": 2},
+        **settings(sio.uri + "/chat"),
+    )
+
+    assert result["ok"] is True, result["error"]
+    event = ["blob", {"raw": {"binary_base64": base64.b64encode(b"\x00\x01\xff").decode()}, "n": 1}]
+    acknowledgement = [{"binary_base64": base64.b64encode(b"ack-bytes").decode()}, "text"]
+    assert len(result["received"]) == 2
+    assert event in result["received"] and acknowledgement in result["received"]
 
 
 def test_steps_mix_events_and_acknowledgements(run: Invoke, sio: SocketIOServer) -> None:
@@ -301,13 +323,13 @@ def test_a_refusal_that_echoes_the_token_is_scrubbed(run: Invoke, token: str) ->
     [
         ("41", "connection_closed", "disconnected namespace /"),
         ("1", "connection_closed", "closed the Engine.IO session"),
-        ('451-["file",{"_placeholder":true,"num":0}]', "expectation_failed", "binary"),
+        (b"\x00\x01", "expectation_failed", "no Socket.IO binary packet announced"),
         ("hello", "expectation_failed", "not an Engine.IO packet"),
         ("4{", "expectation_failed", "not a Socket.IO packet"),
     ],
 )
 def test_what_the_server_sends_after_connecting_ends_the_exchange_typed(
-    run: Invoke, after_connect: str, error_type: str, words: str
+    run: Invoke, after_connect: str | bytes, error_type: str, words: str
 ) -> None:
     def accept_then(connection: ServerConnection, connect: str) -> None:
         connection.send('40{"sid":"n1"}')
@@ -318,6 +340,28 @@ def test_what_the_server_sends_after_connecting_ends_the_exchange_typed(
 
     assert result["error"]["type"] == error_type
     assert words in result["error"]["message"]
+
+
+def test_attachments_fill_their_placeholders_and_other_namespaces_are_skipped(
+    run: Invoke,
+) -> None:
+    def converse(connection: ServerConnection, connect: str) -> None:
+        connection.send('40{"sid":"n1"}')
+        connection.recv(timeout=5)  # the caller's event
+        connection.send('451-/other,["skipped",{"_placeholder":true,"num":0}]')
+        connection.send(b"\xde\xad")
+        connection.send('452-["file",{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]')
+        connection.send("2")  # a ping between attachments
+        connection.send(b"first")
+        connection.send(b"second")
+
+    with scripted(opens_then(converse)) as server:
+        result = run({"message": {"emit": ["ping"]}}, **settings(server.uri, **QUICK))
+
+    assert result["ok"] is True, result["error"]
+    assert result["received"] == [
+        ["file", {"binary_base64": "c2Vjb25k"}, {"binary_base64": "Zmlyc3Q="}]
+    ]
 
 
 def test_an_event_asking_for_an_ack_gets_an_empty_one_and_noise_is_ignored(run: Invoke) -> None:

@@ -28,6 +28,7 @@ from ws_exchange.protocols.socketio import (
     engine_uri,
     locate,
     refusal,
+    with_attachments,
 )
 
 # --- where it connects ----------------------------------------------------------------
@@ -148,6 +149,27 @@ def test_packets_encode_and_decode_as_the_protocol_document_shows(
 )
 def test_binary_packets_and_edge_forms_decode(text: str, packet: Packet) -> None:
     assert decode(text) == packet
+
+
+def test_attachments_replace_their_placeholders_at_any_depth() -> None:
+    data = [
+        "file",
+        {"_placeholder": True, "num": 1},
+        {"nested": [{"_placeholder": True, "num": 0}]},
+        # Not placeholders: a number out of range, not an integer, not marked true.
+        {"_placeholder": True, "num": 2},
+        {"_placeholder": True, "num": True},
+        {"_placeholder": 1, "num": 0},
+    ]
+
+    assert with_attachments(data, [b"\x00\xff", b"hi"]) == [
+        "file",
+        {"binary_base64": "aGk="},
+        {"nested": [{"binary_base64": "AP8="}]},
+        {"_placeholder": True, "num": 2},
+        {"_placeholder": True, "num": True},
+        {"_placeholder": 1, "num": 0},
+    ]
 
 
 @pytest.mark.parametrize("text", ["", "7", "x[]", "5[]", "5x-[]", '2["a"', "2{bad"])

@@ -35,10 +35,12 @@ acknowledgement's arguments. An EVENT asking for an acknowledgement gets an
 empty one, as a client without a callback for it would answer. Engine.IO pings
 are answered for as long as the exchange lasts, whatever the steps do; pings,
 pongs, the open packet and noops never reach ``received``. A DISCONNECT or an
-Engine.IO close from the server is ``connection_closed``; binary events and
-acknowledgements (their attachments follow in binary frames) are not decoded:
-``expectation_failed`` says so. On the way out: DISCONNECT, then the normal
-close.
+Engine.IO close from the server is ``connection_closed``. Binary events and
+acknowledgements are replies too once their attachments (the binary frames that
+follow them) have arrived, each attachment in place of its placeholder as
+``{"binary_base64": ...}``, the shape of a binary reply without a preset. The
+caller's arguments are JSON: nothing is sent as binary. On the way out:
+DISCONNECT, then the normal close.
 
 The CONNECT payload holds the token: it is never logged or shown, and the
 token is scrubbed wherever a server echoes it.
@@ -47,10 +49,11 @@ token is scrubbed wherever a server echoes it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
@@ -60,7 +63,7 @@ from ..checks import shorten
 from ..credentials import Handshake, mode_name, setting
 from ..credentials.message import replace_token
 from ..errors import AuthRejected, ConfigError, ConnectionClosed, ConnectTimeout, ExpectationFailed
-from ..framing import dumps, loads
+from ..framing import BINARY_FIELD, dumps, loads
 from ..redaction import scrubber
 from .graphql_transport_ws import TOKEN_MODES
 
@@ -167,6 +170,23 @@ def decode(text: str) -> Packet:
     return Packet(kind, namespace, ack_id, data, attachments)
 
 
+def with_attachments(data: Any, attachments: list[bytes]) -> Any:
+    """``data`` with each placeholder ``{"_placeholder": true, "num": n}`` replaced
+    by attachment ``n`` as ``{"binary_base64": ...}``. Pure."""
+    if isinstance(data, list):
+        return [with_attachments(item, attachments) for item in data]
+    if isinstance(data, dict):
+        number = data.get("num")
+        if (
+            data.get("_placeholder") is True
+            and type(number) is int
+            and 0 <= number < len(attachments)
+        ):
+            return {BINARY_FIELD: base64.b64encode(attachments[number]).decode("ascii")}
+        return {key: with_attachments(item, attachments) for key, item in data.items()}
+    return data
+
+
 def refusal(data: Any) -> str | None:
     """The server's words in a CONNECT_ERROR (``{"message": ...}``, or a string in
     older servers), scrubbed and on one short line; None when it gave none. Pure."""
@@ -209,6 +229,9 @@ class _Session:
     ids: itertools.count[int]
     awaiting_acks: set[int]
     connected: bool = False
+    # A binary event or acknowledgement whose attachments are still arriving.
+    binary: Packet | None = None
+    attachments: list[bytes] = field(default_factory=list)
 
 
 class SocketIO:
@@ -277,7 +300,7 @@ class SocketIO:
 
     def incoming(self, link: PresetLink, frame: str | bytes) -> None:
         if isinstance(frame, bytes):
-            link.fail(_binary_error())
+            self._attachment(link, frame)
             return
         kind, data = frame[:1], frame[1:]
         if kind == PING:
@@ -319,15 +342,43 @@ class SocketIO:
                 )
             )
             return
+        session: _Session = link.state
+        if packet.type in (BINARY_EVENT, BINARY_ACK):
+            if packet.attachments:
+                session.binary, session.attachments = packet, []
+            else:
+                self._deliver(link, packet)
+            return
+        self._deliver(link, packet)
+
+    def _attachment(self, link: PresetLink, frame: bytes) -> None:
+        session: _Session | None = link.state
+        if session is None or session.binary is None:
+            link.fail(
+                ExpectationFailed(
+                    "The server sent a binary frame that no Socket.IO binary packet announced "
+                    "(PROTOCOL socketio)."
+                )
+            )
+            return
+        session.attachments.append(frame)
+        packet = session.binary
+        if len(session.attachments) == packet.attachments:
+            data = with_attachments(packet.data, session.attachments)
+            session.binary, session.attachments = None, []
+            self._deliver(link, packet._replace(data=data))
+
+    def _deliver(self, link: PresetLink, packet: Packet) -> None:
         if packet.namespace != self.namespace:
             return  # a namespace this connection never asked for
         session: _Session = link.state
-        if packet.type == EVENT and isinstance(packet.data, list) and packet.data:
+        kind = {BINARY_EVENT: EVENT, BINARY_ACK: ACK}.get(packet.type, packet.type)
+        if kind == EVENT and isinstance(packet.data, list) and packet.data:
             if packet.ack_id is not None:
                 # Answered first: the reply may end the exchange before a later answer runs.
                 link.answer(encode(ACK, self.namespace, [], packet.ack_id))
             link.reply(packet.data)
-        elif packet.type == ACK and packet.ack_id in session.awaiting_acks:
+        elif kind == ACK and packet.ack_id in session.awaiting_acks:
             session.awaiting_acks.discard(packet.ack_id)
             link.reply(packet.data if isinstance(packet.data, list) else [])
         elif packet.type == CONNECT:
@@ -346,9 +397,7 @@ class SocketIO:
                     f"The server disconnected namespace {self.namespace} (PROTOCOL socketio)."
                 )
             )
-        elif packet.type in (BINARY_EVENT, BINARY_ACK):
-            link.fail(_binary_error())
-        elif packet.type == EVENT:
+        elif kind == EVENT:
             link.fail(
                 ExpectationFailed(
                     "The server sent an EVENT without an event name (PROTOCOL socketio)."
@@ -359,13 +408,6 @@ class SocketIO:
         session: _Session | None = link.state
         if session is not None and session.connected:
             await link.send_frame(encode(DISCONNECT, self.namespace))
-
-
-def _binary_error() -> ExpectationFailed:
-    return ExpectationFailed(
-        "The server sent binary data (a Socket.IO binary event or acknowledgement), which "
-        "PROTOCOL socketio does not decode: have the server send JSON arguments."
-    )
 
 
 def from_environ(environ: Mapping[str, str], *, uri: str) -> SocketIO:
