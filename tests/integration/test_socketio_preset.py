@@ -364,6 +364,33 @@ def test_attachments_fill_their_placeholders_and_other_namespaces_are_skipped(
     ]
 
 
+def test_a_server_that_stops_pinging_is_connection_closed_even_while_collecting(
+    run: Invoke,
+) -> None:
+    def fall_silent(connection: ServerConnection) -> None:
+        connection.send('0{"sid":"s1","upgrades":[],"pingInterval":200,"pingTimeout":100}')
+        connection.recv(timeout=5)  # CONNECT
+        connection.send('40{"sid":"n1"}')
+        connection.recv(timeout=5)  # the caller's event
+        connection.send('42["pong"]')
+        for _ in range(3):  # pings, then nothing: a server whose loop is stuck
+            connection.send("2")
+            time.sleep(0.1)
+
+    with ScriptedServer(fall_silent) as server:
+        started = time.monotonic()
+        result = run(
+            {"steps": [{"send": {"emit": ["ping"]}}, {"receive": {"count": 1}}, {"collect": 5}]},
+            **settings(server.uri, **QUICK),
+        )
+        elapsed = time.monotonic() - started
+
+    assert result["error"]["type"] == "connection_closed"
+    assert "no Engine.IO ping for 0.3 s" in result["error"]["message"]
+    assert result["received"] == [["pong"]]
+    assert elapsed < 3, "long before the collect window ends"
+
+
 def test_an_event_asking_for_an_ack_gets_an_empty_one_and_noise_is_ignored(run: Invoke) -> None:
     answers: list[str] = []
 

@@ -28,6 +28,7 @@ from ws_exchange.protocols.socketio import (
     engine_uri,
     locate,
     refusal,
+    silence_limit,
     with_attachments,
 )
 
@@ -192,6 +193,25 @@ def test_what_is_not_a_packet_is_a_value_error(text: str) -> None:
 )
 def test_a_refusal_gives_the_servers_words_on_one_line(data: Any, words: str | None) -> None:
     assert refusal(data) == words
+
+
+@pytest.mark.parametrize(
+    ("opening", "seconds"),
+    [
+        ({"pingInterval": 25000, "pingTimeout": 20000}, 45.0),
+        ({"pingInterval": 200, "pingTimeout": 100.5}, 0.3005),
+        ({"pingInterval": 25000}, None),
+        ({"pingInterval": 0, "pingTimeout": 1}, None),
+        ({"pingInterval": -5, "pingTimeout": 1}, None),
+        ({"pingInterval": True, "pingTimeout": 1}, None),
+        ({"pingInterval": "25000", "pingTimeout": 1}, None),
+        ({"pingInterval": 10**12, "pingTimeout": 1}, None),
+    ],
+)
+def test_the_silence_limit_is_the_announced_interval_plus_timeout(
+    opening: dict[str, Any], seconds: float | None
+) -> None:
+    assert silence_limit(opening) == seconds
 
 
 def test_a_long_refusal_is_shortened() -> None:

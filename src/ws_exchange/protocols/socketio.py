@@ -34,8 +34,11 @@ id when it also holds ``"ack": true``); ``sent`` shows its data,
 acknowledgement's arguments. An EVENT asking for an acknowledgement gets an
 empty one, as a client without a callback for it would answer. Engine.IO pings
 are answered for as long as the exchange lasts, whatever the steps do; pings,
-pongs, the open packet and noops never reach ``received``. A DISCONNECT or an
-Engine.IO close from the server is ``connection_closed``. Binary events and
+pongs, the open packet and noops never reach ``received``. As the Engine.IO
+protocol asks of a client, no ping within the open packet's ``pingInterval +
+pingTimeout`` means the connection is lost: ``connection_closed``, even during a
+``sleep`` or ``collect`` that would otherwise end quietly. A DISCONNECT or an
+Engine.IO close from the server is ``connection_closed`` too. Binary events and
 acknowledgements are replies too once their attachments (the binary frames that
 follow them) have arrived, each attachment in place of its placeholder as
 ``{"binary_base64": ...}``, the shape of a binary reply without a preset. The
@@ -90,6 +93,9 @@ RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
 _MESSAGE_KEYS = frozenset({"emit", "ack"})
+# Beyond a day a server's ping settings cannot matter to one invocation (and
+# call_later needs a finite delay).
+_LONGEST_PING_MS = 86_400_000
 # What the opening awaits, as the link's waiters know them.
 _OPENED, _CONNECTED = "open packet", "namespace connected"
 
@@ -187,6 +193,21 @@ def with_attachments(data: Any, attachments: list[bytes]) -> Any:
     return data
 
 
+def silence_limit(opening: dict[str, Any]) -> float | None:
+    """Seconds without a ping after which the connection counts as lost: the open
+    packet's ``pingInterval + pingTimeout`` (milliseconds); None when it announces
+    no usable pair. Pure."""
+    total = 0.0
+    for name in ("pingInterval", "pingTimeout"):
+        value = opening.get(name)
+        if not (isinstance(value, int | float) and not isinstance(value, bool)):
+            return None
+        if not 0 < value < _LONGEST_PING_MS:
+            return None
+        total += value
+    return total / 1000.0
+
+
 def refusal(data: Any) -> str | None:
     """The server's words in a CONNECT_ERROR (``{"message": ...}``, or a string in
     older servers), scrubbed and on one short line; None when it gave none. Pure."""
@@ -232,6 +253,24 @@ class _Session:
     # A binary event or acknowledgement whose attachments are still arriving.
     binary: Packet | None = None
     attachments: list[bytes] = field(default_factory=list)
+    # The open packet's pingInterval + pingTimeout, in seconds (None: not announced),
+    # and the timer that ends the exchange when no ping comes within it.
+    silence_limit: float | None = None
+    watchdog: asyncio.TimerHandle | None = None
+
+    def heard_from_server(self, link: PresetLink) -> None:
+        """(Re)start the wait for the next ping."""
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        if self.silence_limit is not None:
+            self.watchdog = asyncio.get_running_loop().call_later(
+                self.silence_limit, _fell_silent, link, self.silence_limit
+            )
+
+    def stop_watching(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
 
 
 class SocketIO:
@@ -306,6 +345,7 @@ class SocketIO:
         if kind == PING:
             # "2probe" is answered "3probe" (an upgrade's probe; not ours, but harmless).
             link.answer(PONG + data)
+            link.state.heard_from_server(link)
         elif kind == MESSAGE:
             self._packet(link, data)
         elif kind == OPEN:
@@ -320,6 +360,8 @@ class SocketIO:
                     )
                 )
                 return
+            link.state.silence_limit = silence_limit(opening)
+            link.state.heard_from_server(link)
             link.resolve(_OPENED, opening)
         elif kind == CLOSE:
             link.fail(
@@ -406,8 +448,21 @@ class SocketIO:
 
     async def close(self, link: PresetLink) -> None:
         session: _Session | None = link.state
+        if session is not None:
+            session.stop_watching()
         if session is not None and session.connected:
             await link.send_frame(encode(DISCONNECT, self.namespace))
+
+
+def _fell_silent(link: PresetLink, limit: float) -> None:
+    # The Engine.IO protocol's own rule for a client: no ping within
+    # pingInterval + pingTimeout means the connection is lost, however quiet it looks.
+    link.fail(
+        ConnectionClosed(
+            f"The server sent no Engine.IO ping for {limit:.3g} s (its pingInterval plus "
+            "pingTimeout): the connection is presumed lost (PROTOCOL socketio)."
+        )
+    )
 
 
 def from_environ(environ: Mapping[str, str], *, uri: str) -> SocketIO:
