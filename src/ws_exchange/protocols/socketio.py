@@ -36,8 +36,8 @@ empty one, as a client without a callback for it would answer. Engine.IO pings
 are answered for as long as the exchange lasts, whatever the steps do; pings,
 pongs, the open packet and noops never reach ``received``. As the Engine.IO
 protocol asks of a client, no ping within the open packet's ``pingInterval +
-pingTimeout`` means the connection is lost: ``connection_closed``, even during a
-``sleep`` or ``collect`` that would otherwise end quietly. A DISCONNECT or an
+pingTimeout`` means the connection is lost: ``connection_closed`` at the next wait
+for a reply, even in a ``collect`` that would otherwise end quietly. A DISCONNECT or an
 Engine.IO close from the server is ``connection_closed`` too. Binary events and
 acknowledgements are replies too once their attachments (the binary frames that
 follow them) have arrived, each attachment in place of its placeholder as
