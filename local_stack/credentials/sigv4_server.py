@@ -34,7 +34,6 @@ from websockets.http11 import Request
 from local_stack.aws import sigv4 as spec
 from local_stack.credentials.servers import VerifyingServer
 
-
 MAX_SKEW = datetime.timedelta(minutes=5)
 SERVICE = "execute-api"
 
