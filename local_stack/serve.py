@@ -264,8 +264,9 @@ def serve(args: argparse.Namespace) -> int:
             _announce_modes(credential_stack, args.aws_env, env_folder)
             _announce_scenarios(scenarios, ca_bundle, env_folder / "scenarios")
             print(
-                "ready: run `make invoke` (or `make invoke ENV=events/env-<mode>.json`) in another "
-                "terminal; Ctrl-C stops the stack",
+                "ready: run `make invoke` (or `make invoke ENV=events/env-<mode>.json`, or "
+                "`make invoke EVENT=events/scenarios/<name>.json "
+                "ENV=events/scenarios/env-<name>.json`) in another terminal; Ctrl-C stops the stack",
                 flush=True,
             )
             # Both signals end the wait the same way; SIGINT explicitly, because
@@ -401,7 +402,8 @@ def _announce(
         "ping and subscribe)",
         f"  Secrets Manager  {secrets_manager_url}  secret {secret_name!r} holds a fresh "
         "random token",
-        f"  wrote {args.aws_env}: `make invoke` reads it to reach this Secrets Manager",
+        f"  wrote {args.aws_env}: `make invoke` reads it to reach this Secrets Manager "
+        "(and to trust the scenario server's CA)",
         "",
         f"the env-vars file ({args.env_vars}):",
         json.dumps(env_document, indent=2),
