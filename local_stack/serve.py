@@ -266,7 +266,8 @@ def serve(args: argparse.Namespace) -> int:
             print(
                 "ready: run `make invoke` (or `make invoke ENV=events/env-<mode>.json`, or "
                 "`make invoke EVENT=events/scenarios/<name>.json "
-                "ENV=events/scenarios/env-<name>.json`) in another terminal; Ctrl-C stops the stack",
+                "ENV=events/scenarios/env-<name>.json`) in another terminal; "
+                "Ctrl-C stops the stack",
                 flush=True,
             )
             # Both signals end the wait the same way; SIGINT explicitly, because
