@@ -224,15 +224,21 @@ def measure_cold(
 
 
 def measure_warm(
-    workers: dict[str, Worker], warm: int, batch: int, chunks: int, calls: Any
+    workers: dict[str, Worker],
+    warm: int,
+    batch: int,
+    chunks: int,
+    calls: Any,
+    scenario: int = 0,
 ) -> tuple[dict[str, dict[str, list[float]]], dict[str, int], dict[str, str]]:
-    """Warm pairs and batch pairs, the workers taking turns chunk by chunk.
+    """Warm pairs, batch pairs and scenario pairs, the workers taking turns chunk by chunk.
 
     Returns the figures, the Secrets Manager calls each worker caused (every ask
     is sequential, so the counter's movement during one belongs to it), and the
     failures."""
     figures: dict[str, dict[str, list[float]]] = {
-        name: {"warm": [], "raw": [], "batch": [], "loop": []} for name in workers
+        name: {"warm": [], "raw": [], "batch": [], "loop": [], "scenario": [], "scenario_loop": []}
+        for name in workers
     }
     secret_calls = dict.fromkeys(workers, 0)
     failed: dict[str, str] = {}
@@ -252,6 +258,7 @@ def measure_warm(
     for name in workers:  # first fetch, imports and caches: counted, not timed
         ask(name, "warm 20")
         ask(name, "batch 1 1000")
+        ask(name, "scenario 1 1000")
     for _ in range(chunks):
         for name in workers:
             answer = ask(name, f"warm {max(1, warm // chunks)}")
@@ -264,6 +271,12 @@ def measure_warm(
             if answer:
                 figures[name]["batch"] += answer["ours"]
                 figures[name]["loop"] += answer["raw"]
+    for n in range(scenario):
+        for name in list(workers)[n % 2 :] + list(workers)[: n % 2]:
+            answer = ask(name, "scenario 1 1000")
+            if answer:
+                figures[name]["scenario"] += answer["ours"]
+                figures[name]["scenario_loop"] += answer["raw"]
     return figures, secret_calls, failed
 
 
@@ -332,6 +345,7 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=25, help="cold start rounds")
     parser.add_argument("--warm", type=int, default=1000, help="warm invocation pairs")
     parser.add_argument("--batch", type=int, default=31, help="1000-message batch pairs")
+    parser.add_argument("--scenario", type=int, default=31, help="1000-step scenario pairs")
     options = parser.parse_args()
     began = time.perf_counter()
     OUT.mkdir(exist_ok=True)
@@ -395,6 +409,7 @@ def main() -> None:
                     options.batch,
                     chunks=10,
                     calls=lambda: secrets_manager.get_secret_value_calls,
+                    scenario=options.scenario,
                 )
             finally:
                 for worker in workers.values():
@@ -455,6 +470,18 @@ def main() -> None:
     for source in SOURCES:
         rows.append(
             Row(
+                f"1000-step scenario (send/receive pairs), {source}",
+                "ms",
+                median_ms(warm[source]["scenario"]),
+                median_ms(warm[source]["scenario_loop"]),
+                "raw send/recv loop, value filled in",
+                1.20,
+                len(warm[source]["scenario"]),
+            )
+        )
+    for source in SOURCES:
+        rows.append(
+            Row(
                 f"peak RSS, cold process, {source}",
                 "MiB",
                 rss_mib(source),
@@ -464,7 +491,7 @@ def main() -> None:
                 len(good(source)),
             )
         )
-    invocations = 21 + options.warm // 10 * 10 + options.batch
+    invocations = 22 + options.warm // 10 * 10 + options.batch + options.scenario
     for source in SOURCES:
         rows.append(
             Row(

@@ -8,7 +8,10 @@ the runtime drains, which no contender should be charged differently for).
 
 - ``warm N``: N pairs, alternating our handler and the raw floor, token cached;
 - ``naive N``: N invocations of the naive handler (its Secrets Manager calls);
-- ``batch N M``: N pairs of one M-message invocation against the raw loop.
+- ``batch N M``: N pairs of one M-message invocation against the raw loop;
+- ``scenario N M``: N pairs of one M-step scenario (M/2 send/receive pairs, every
+  send after the first carrying ``{{sid}}``, extracted once from the first reply)
+  against a raw loop that fills the same value into each message it sends.
 """
 
 from __future__ import annotations
@@ -40,6 +43,26 @@ async def _raw_batch(uri: str, headers: dict[str, str], payload: str, count: int
         for _ in range(count):
             await ws.send(payload)
             await ws.recv()
+
+
+async def _raw_scenario(uri: str, headers: dict[str, str], stamp: str, pairs: int) -> None:
+    async with connect(uri, additional_headers=headers, compression=None, proxy=None) as ws:
+        await ws.send(json.dumps({"action": "ping", "id": "s-81", "timestamp": stamp}))
+        sid = json.loads(await ws.recv())["id"]
+        for _ in range(pairs - 1):
+            message = {"action": "ping", "sid": sid, "timestamp": stamp}
+            await ws.send(json.dumps(message, separators=(",", ":")))
+            await ws.recv()
+
+
+def scenario_event(steps: int) -> dict[str, Any]:
+    """``steps`` steps: a ping whose reply gives ``sid``, then pings that carry it."""
+    first = [
+        {"send": {"action": "ping", "id": "s-81"}},
+        {"receive": {"count": 1}, "extract": {"sid": "id"}},
+    ]
+    pair = [{"send": {"action": "ping", "sid": "{{sid}}"}}, {"receive": {"count": 1}}]
+    return {"steps": first + pair * (steps // 2 - 1)}
 
 
 def _timed(call: Callable[[], Any]) -> tuple[float, Any]:
@@ -103,6 +126,19 @@ def main() -> None:
                 a.append(seconds)
                 raw_batch = _raw_batch(uri, headers, payload, count)
                 b.append(_timed(lambda: asyncio.run(raw_batch))[0])  # noqa: B023
+            print(json.dumps({"ours": a, "raw": b}), file=answer)
+        elif command == "scenario":
+            pairs, steps = numbers
+            event = scenario_event(steps)
+            stamp = datetime.now(UTC).isoformat()
+            a, b = [], []
+            for _ in range(pairs):
+                seconds, result = _timed(_invocation(ours, event))
+                if len(checked(result)["received"]) != steps // 2:
+                    raise SystemExit("scenario: replies missing")
+                a.append(seconds)
+                raw_scenario = _raw_scenario(uri, headers, stamp, steps // 2)
+                b.append(_timed(lambda: asyncio.run(raw_scenario))[0])  # noqa: B023
             print(json.dumps({"ours": a, "raw": b}), file=answer)
         else:
             raise SystemExit(f"unknown command {command!r}")

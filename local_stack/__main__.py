@@ -13,15 +13,19 @@ then runs, through the same runtime as Lambda's where it is installed:
 
 1. every sample event in ``events/`` (the env-vars files ``env*.json`` aside),
    the synthetic-monitor examples included, against the bearer stack;
-2. ``events/direct.json`` once per credential mode, each with the variables
+2. every scenario example in ``events/scenarios/``, each with the variables of
+   its ``env-<name>.json`` pointed at the scenario server's port (``ws://``, or
+   ``wss://`` with a certificate from a private CA the function trusts through
+   ``SSL_CERT_FILE``);
+3. ``events/direct.json`` once per credential mode, each with the variables
    of its ``events/env-<mode>.json`` pointed at the counterpart's port, its
    secret stored as ``demo/<mode>``, and the counterpart's AWS credentials as
    the function's role credentials (what ``sigv4`` signs with).
 
 Each answer is printed under a header (``--- direct.json: OK``,
-``--- AUTH_MODE=basic: OK``); the last line counts them all
-(``demo: 18 of 18 exchanges succeeded``), and the exit status is 1 if any
-failed. ``--raw`` prints the function's log lines as CloudWatch gets them.
+``--- scenarios/login.json: OK``, ``--- AUTH_MODE=basic: OK``); the last line
+counts them all (``demo: 22 of 22 exchanges succeeded``), and the exit status is
+1 if any failed. ``--raw`` prints the function's log lines as CloudWatch gets them.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import os
 import re
 import secrets
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +65,7 @@ from local_stack.runtime.ric import RuntimeInvoker, awslambdaric_version
 if TYPE_CHECKING:
     from local_stack.aws.secrets_manager import LocalSecretsManager
     from local_stack.credentials.stack import LocalCredentialStack
+    from local_stack.scenarios import ScenarioStack
 
 DEMO_SECRET_NAME = "demo/websocket-token"
 # What each credential mode sends in the demo: what `make invoke` sends by default.
@@ -185,11 +191,39 @@ def demo_credential_modes(
     return results
 
 
+def demo_scenarios(
+    spec: FunctionSpec, scenarios: ScenarioStack, ca_bundle: Path, raw: bool = False
+) -> list[bool]:
+    """Run each example in ``events/scenarios/`` against ``scenarios``, with the
+    variables of its ``env-<name>.json`` (ports aside) and the stack's CA trusted
+    through ``SSL_CERT_FILE`` (``ca_bundle``), printing each answer under
+    ``--- scenarios/<name>.json: OK|FAILED``; returns whether each succeeded."""
+    from local_stack.scenarios import scenario_events, scenario_label
+
+    events = scenario_events()
+    print(
+        "\nscenarios: each example in events/scenarios/ against the scenario server "
+        "(`make stack` + `make invoke EVENT=events/scenarios/<name>.json "
+        "ENV=events/scenarios/env-<name>.json` does the same)",
+        flush=True,
+    )
+    results = []
+    for event_file in events:
+        variables = apply_env_vars(spec, scenarios.env_vars(event_file.stem))
+        # Each example names its own endpoint: a function of its own, a fresh runtime.
+        trust = {"SSL_CERT_FILE": str(ca_bundle)}
+        with _invoker(spec, variables, trust, raw, announce=False) as run:
+            outcome = run(read_json(event_file))
+        results.append(_print_outcome(scenario_label(event_file), outcome, raw))
+    return results
+
+
 def demo(template: Path, raw: bool) -> int:
     """Start the local stack and the credential modes' counterparts, run every
     sample event, then one exchange per credential mode."""
     from local_stack.aws.secrets_manager import LocalSecretsManager
     from local_stack.credentials.stack import LocalCredentialStack
+    from local_stack.scenarios import CA_BUNDLE_FILE, ScenarioStack, write_ca_bundle
     from local_stack.servers.websocket_server import LocalWebSocketServer
 
     _quiet_local_servers()
@@ -200,6 +234,8 @@ def demo(template: Path, raw: bool) -> int:
         LocalSecretsManager() as secrets_manager,
         LocalWebSocketServer(token) as server,
         LocalCredentialStack() as credential_stack,
+        ScenarioStack() as scenarios,
+        tempfile.TemporaryDirectory(prefix="local-stack-") as folder,
     ):
         secret_arn = secrets_manager.put_secret(DEMO_SECRET_NAME, json.dumps({"token": token}))
         variables = {
@@ -215,6 +251,8 @@ def demo(template: Path, raw: bool) -> int:
         with _invoker(spec, variables, secrets_manager.environment, raw) as run:
             for event_file in sample_events():
                 results.append(_print_outcome(event_file.name, run(read_json(event_file)), raw))
+        ca_bundle = write_ca_bundle(Path(folder) / CA_BUNDLE_FILE, scenarios.ca_pem)
+        results += demo_scenarios(spec, scenarios, ca_bundle, raw)
         results += demo_credential_modes(spec, secrets_manager, credential_stack, raw)
     print(f"demo: {sum(results)} of {len(results)} exchanges succeeded", flush=True)
     return 0 if results and all(results) else FAILED
@@ -337,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     raw_help = "print the function's log lines as raw JSON, exactly as CloudWatch receives them"
     shown = commands.add_parser(
         "demo",
-        help="run every sample event, then one exchange per credential mode, "
-        "against the local stack",
+        help="run every sample event, every scenario example, then one exchange per "
+        "credential mode, against the local stack",
     )
     shown.add_argument("--raw", action="store_true", help=raw_help)
     one = commands.add_parser("invoke", help="invoke once with an event and an env-vars file")

@@ -16,17 +16,26 @@ on :data:`TOKEN_ENDPOINT_PORT` (8778), with each mode's fresh secret stored as
     make stack                                  # first terminal
     make invoke ENV=events/env-basic.json       # second terminal, any mode
 
+The scenario server (:class:`~local_stack.scenarios.ScenarioStack`) listens on
+:data:`~local_stack.scenarios.SCENARIO_PORT` (8790, ``ws://``) and
+:data:`~local_stack.scenarios.SCENARIO_TLS_PORT` (8791, ``wss://``, a certificate
+that expires in a few days), for the examples in ``events/scenarios/``::
+
+    make invoke EVENT=events/scenarios/login.json ENV=events/scenarios/env-login.json
+
 ``--free-ports`` serves them on free ports instead (a second stack beside a first one,
 and the tests), and ``--mode-env-dir DIR`` writes each mode's env-vars file for the
-ports actually served into ``DIR``.
+ports actually served into ``DIR``, and each scenario's into ``DIR/scenarios``.
 
 The function reaches Secrets Manager through boto3's
 ``AWS_ENDPOINT_URL_SECRETS_MANAGER``, a host setting rather than a function
 variable, so it goes into a small file (``.local-stack/aws.json``) that
 ``invoke --aws-env`` reads for as long as this process runs; the AWS
 credentials the ``sigv4`` counterpart verifies go there too, as the
-function's role credentials (moto accepts any). Ctrl-C (or SIGTERM) stops the
-servers and removes the file.
+function's role credentials (moto accepts any), and ``SSL_CERT_FILE``, naming a
+file beside it with the system's CAs and the scenario server's private CA, so that
+the function trusts the ``wss://`` scenario server as a machine trusts a CA installed
+on it. Ctrl-C (or SIGTERM) stops the servers and removes both files.
 """
 
 from __future__ import annotations
@@ -54,6 +63,16 @@ from local_stack.runtime.invoker import (
     load_function,
     read_json,
     read_template,
+)
+from local_stack.scenarios import (
+    CA_BUNDLE_FILE,
+    SCENARIO_PORT,
+    SCENARIO_TLS_PORT,
+    ScenarioStack,
+    scenario_env_file,
+    scenario_events,
+    scenario_label,
+    write_ca_bundle,
 )
 
 # LocalStack's well-known edge port, so tools already pointed at a local AWS
@@ -139,7 +158,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--mode-env-dir",
         type=Path,
         default=None,
-        help="write each mode's env-vars file (env-<mode>.json) there, for the ports served",
+        help="write each mode's env-vars file (env-<mode>.json) there, and each scenario's "
+        "(env-<name>.json) into its scenarios/ folder, for the ports served",
     )
 
 
@@ -169,6 +189,14 @@ def serve(args: argparse.Namespace) -> int:
         (
             token_endpoint_port,
             f"the OAuth2 token endpoint ({_shown(mode_env_file('oauth2_client_credentials'))})",
+        ),
+        *(
+            []
+            if args.free_ports
+            else [
+                (SCENARIO_PORT, "the scenario server (events/scenarios/env-*.json)"),
+                (SCENARIO_TLS_PORT, "the wss:// scenario server (events/scenarios/env-cert.json)"),
+            ]
         ),
     ]
     for port, what in fixed_ports:
@@ -207,21 +235,39 @@ def serve(args: argparse.Namespace) -> int:
             first, last = min(CREDENTIAL_PORTS.values()), TOKEN_ENDPOINT_PORT
             return _port_in_use(first, f"the credential modes (ports {first}-{last})")
         try:
+            scenarios = ScenarioStack(fixed_ports=not args.free_ports).start()
+        except OSError as exc:
+            credential_stack.stop()
+            server.stop()
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            return _port_in_use(SCENARIO_PORT, "the scenario servers")
+        ca_bundle = args.aws_env.parent / CA_BUNDLE_FILE
+        try:
             secrets_manager.put_secret(secret_name, json.dumps({field: token}))
             put_mode_secrets(credential_stack, secrets_manager)
+            trusted = write_ca_bundle(ca_bundle, scenarios.ca_pem)
             _write_stack_environment(
                 args.aws_env,
-                {**secrets_manager.environment, **credential_stack.aws_environment},
+                {
+                    **secrets_manager.environment,
+                    **credential_stack.aws_environment,
+                    "SSL_CERT_FILE": str(trusted),
+                },
             )
             env_folder = EVENTS
             if args.mode_env_dir is not None:
                 env_folder = args.mode_env_dir
                 _write_mode_env_files(credential_stack, env_folder)
+                scenarios.write_env_files(env_folder / "scenarios")
             _announce(args, server.uri, secrets_manager.endpoint_url, secret_name, env_document)
             _announce_modes(credential_stack, args.aws_env, env_folder)
+            _announce_scenarios(scenarios, ca_bundle, env_folder / "scenarios")
             print(
-                "ready: run `make invoke` (or `make invoke ENV=events/env-<mode>.json`) in another "
-                "terminal; Ctrl-C stops the stack",
+                "ready: run `make invoke` (or `make invoke ENV=events/env-<mode>.json`, or "
+                "`make invoke EVENT=events/scenarios/<name>.json "
+                "ENV=events/scenarios/env-<name>.json`) in another terminal; "
+                "Ctrl-C stops the stack",
                 flush=True,
             )
             # Both signals end the wait the same way; SIGINT explicitly, because
@@ -237,6 +283,8 @@ def serve(args: argparse.Namespace) -> int:
                     signal.signal(number, handler)
         finally:
             _remove_stack_environment(args.aws_env)
+            ca_bundle.unlink(missing_ok=True)
+            scenarios.stop()
             credential_stack.stop()
             server.stop()
     finally:
@@ -355,7 +403,8 @@ def _announce(
         "ping and subscribe)",
         f"  Secrets Manager  {secrets_manager_url}  secret {secret_name!r} holds a fresh "
         "random token",
-        f"  wrote {args.aws_env}: `make invoke` reads it to reach this Secrets Manager",
+        f"  wrote {args.aws_env}: `make invoke` reads it to reach this Secrets Manager "
+        "(and to trust the scenario server's CA)",
         "",
         f"the env-vars file ({args.env_vars}):",
         json.dumps(env_document, indent=2),
@@ -386,3 +435,17 @@ def _announce_modes(stack: LocalCredentialStack, aws_env: Path, env_folder: Path
         lines.append(f"  {env_file:<42} {stack.uri(name):<24} {mode_label(name)}, {secret}")
     lines += [f"  {'(the OAuth2 token endpoint)':<42} {stack.token_endpoint.token_url}", ""]
     print("\n".join(lines), flush=True)
+
+
+def _announce_scenarios(scenarios: ScenarioStack, ca_bundle: Path, folder: Path) -> None:
+    lines = [
+        "the scenario examples, for `make invoke EVENT=<event> ENV=<env file>`:",
+        f"  {'(the scenario server)':<42} {scenarios.plain.uri}",
+        f"  {'(the same over TLS)':<42} {scenarios.secure.uri}  its certificate expires "
+        f"{scenarios.secure.certificate_not_after:%Y-%m-%d %H:%M} UTC; its CA is trusted "
+        f"through SSL_CERT_FILE={_shown(ca_bundle)}",
+    ]
+    for event in scenario_events():
+        env_file = _shown(scenario_env_file(event.stem, folder))
+        lines.append(f"  {'events/' + scenario_label(event):<42} ENV={env_file}")
+    print("\n".join([*lines, ""]), flush=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
 
-from . import checks, scenario
+from . import checks, connection_facts, scenario
 from .closing import closed_error, closed_normally
 from .deadline import Deadline
 from .errors import ExpectationFailed, ReplyTimeout
@@ -158,6 +158,11 @@ async def _await_close(turn: _Turn, step: AwaitCloseStep) -> None:
     except WebSocketClosed as exc:
         if exc.rcvd is None:
             raise
+        # Recorded now, not only once the connection is put away: the steps after
+        # this one judge the close.
+        turn.progress.connection["close"] = connection_facts.close_facts(
+            exc.rcvd.code, exc.rcvd.reason, "server"
+        )
 
 
 async def _ping(turn: _Turn, step: PingStep) -> None:

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -32,8 +33,16 @@ from local_stack.runtime.invoker import (
     apply_env_vars,
     parse_parameter_overrides,
 )
+from local_stack.scenarios import (
+    CA_BUNDLE_FILE,
+    SCENARIO_PORT,
+    SCENARIO_TLS_PORT,
+    scenario_env_file,
+    scenario_events,
+)
 from local_stack.serve import (
     CREDENTIAL_PORTS,
+    SECRETS_MANAGER_PORT,
     TOKEN_ENDPOINT_PORT,
     mode_env_file,
     read_stack_environment,
@@ -411,6 +420,7 @@ def test_invoke_in_a_second_terminal_succeeds_against_serve_and_ctrl_c_stops_it(
     assert process.returncode == 0, rest
     assert rest.strip().endswith("local stack stopped")
     assert not aws_env.exists()
+    assert not (aws_env.parent / CA_BUNDLE_FILE).exists()
 
 
 def test_invoke_says_to_start_the_stack_when_the_env_file_names_it_but_none_runs(
@@ -538,6 +548,56 @@ def test_every_credential_mode_has_an_env_file_on_its_fixed_port() -> None:
                 f"http://127.0.0.1:{TOKEN_ENDPOINT_PORT}/"
             )
     assert sorted(EVENTS.glob("env-*.json")) == sorted(mode_env_file(name) for name in ENDPOINTS)
+
+
+def test_no_two_servers_of_make_stack_share_a_port() -> None:
+    bearer = urlsplit(
+        json.loads((EVENTS / "env.json").read_text())["ExchangeFunction"]["WEBSOCKET_URI"]
+    )
+    ports = [
+        bearer.port,
+        SECRETS_MANAGER_PORT,
+        *CREDENTIAL_PORTS.values(),
+        TOKEN_ENDPOINT_PORT,
+        SCENARIO_PORT,
+        SCENARIO_TLS_PORT,
+    ]
+
+    assert len(set(ports)) == len(ports), sorted(ports)
+
+
+# --- make stack + make invoke EVENT=events/scenarios/<name>.json ---------------------
+
+
+@pytest.mark.parametrize("event", scenario_events(), ids=lambda path: path.stem)
+def test_invoke_with_a_scenario_example_succeeds_against_serve(
+    event: Path, mode_stack: tuple[Path, Path]
+) -> None:
+    aws_env, env_folder = mode_stack
+    env_file = scenario_env_file(event.stem, env_folder / "scenarios")
+    # What serve wrote is events/scenarios/env-<name>.json but for the port it took.
+    written = env_file.read_text()
+    assert _PORT.sub("PORT", written) == _PORT.sub(
+        "PORT", scenario_env_file(event.stem).read_text()
+    )
+    uri = json.loads(written)["ExchangeFunction"]["WEBSOCKET_URI"]
+    # A fresh shell: none of the test session's endpoints, credentials or CAs.
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AWS_") and key != "SSL_CERT_FILE"
+    }
+
+    invoked = subprocess.run(
+        [sys.executable, "-m", "local_stack", "invoke", "--event", str(event),
+         "--env-vars", str(env_file), "--aws-env", str(aws_env)],
+        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    output = invoked.stdout + invoked.stderr
+    assert invoked.returncode == 0, output
+    assert f"--- {event.name}: OK" in invoked.stdout
+    assert f'"endpoint": "{uri.partition("?")[0]}"' in invoked.stdout
 
 
 # --- make secret, make invoke PARAMS=... ------------------------------------------

@@ -175,3 +175,23 @@ def test_tls_version_cipher_and_the_servers_certificate(
     for name in ("TcpLatency", "TlsLatency", "HandshakeLatency", "FirstReplyLatency"):
         assert metrics[name] >= 0, name
     assert "DnsLatency" not in metrics, "an IP literal is not resolved"
+
+
+def test_a_greeting_before_anything_is_sent_has_no_first_reply_time(
+    run: Invoke, scripted: ScriptedServer
+) -> None:
+    def greet_then_echo(connection: ServerConnection) -> None:
+        connection.send("welcome")
+        connection.send(connection.recv())
+
+    scripted.script = greet_then_echo
+
+    result = run(
+        {"steps": [{"receive": {"count": 1}}, {"send": "x"}, {"receive": {"count": 1}}]},
+        WEBSOCKET_URI=scripted.uri,
+    )
+
+    assert result["ok"] is True, result["error"]
+    assert result["received"] == ["welcome", "x"]
+    # Nothing had been sent when the first reply came: the phase did not happen.
+    assert "first_reply" not in result["timings_ms"]

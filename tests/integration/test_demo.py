@@ -1,6 +1,6 @@
-"""``make demo`` (``python -m local_stack demo``): every sample event, then one
-exchange per credential mode against its local counterpart, each under its own
-header, and a last line that counts them all."""
+"""``make demo`` (``python -m local_stack demo``): every sample event, every scenario
+example, then one exchange per credential mode against its local counterpart, each
+under its own header, and a last line that counts them all."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from local_stack.aws.secrets_manager import LocalSecretsManager
 from local_stack.credentials.oauth2_server import Fault
 from local_stack.credentials.stack import ENDPOINTS, LocalCredentialStack
 from local_stack.runtime.invoker import ROOT, FunctionSpec
+from local_stack.scenarios import scenario_events, scenario_label
 from local_stack.serve import mode_label
 from ws_exchange.credentials import oauth2, sigv4
 
@@ -110,7 +111,7 @@ def test_a_mode_that_fails_is_shown_as_failed_and_the_others_still_run(
     assert f"--- {mode_label(ENDPOINTS[-1])}: OK" in output
 
 
-def test_make_demo_runs_every_sample_event_then_every_mode_and_counts_them_all() -> None:
+def test_make_demo_runs_every_sample_event_scenario_and_mode_and_counts_them_all() -> None:
     demo = subprocess.run(
         [sys.executable, "-m", "local_stack", "demo"],
         cwd=ROOT, capture_output=True, text=True, timeout=DEMO_TIMEOUT_SECONDS, check=False,
@@ -122,11 +123,14 @@ def test_make_demo_runs_every_sample_event_then_every_mode_and_counts_them_all()
     assert "monitor-scheduler-input.json" in events
     assert "monitor-api.json" in events
     assert not any(name.startswith("env") for name in events)
+    scenarios = [scenario_label(path) for path in scenario_events()]
+    assert "scenarios/login.json" in scenarios
+    assert not any(name.startswith("scenarios/env") for name in scenarios)
     headers = [line for line in demo.stdout.splitlines() if line.startswith("--- ")]
-    assert headers == [f"--- {name}: OK" for name in events] + [
+    assert headers == [f"--- {name}: OK" for name in events + scenarios] + [
         f"--- {mode_label(name)}: OK" for name in ENDPOINTS
     ]
-    total = len(events) + len(ENDPOINTS)
+    total = len(events) + len(scenarios) + len(ENDPOINTS)
     assert demo.stdout.splitlines()[-1] == f"demo: {total} of {total} exchanges succeeded"
     # The monitor example's expectations were evaluated, not just its exchange.
     assert '{"expect": "received[-1].id == sent[0].id", "passed": true}' in demo.stdout
