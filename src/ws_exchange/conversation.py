@@ -19,7 +19,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
 
-from . import checks, framing, scenario
+from . import checks, connection_facts, framing, scenario
 from .closing import closed_error, closed_normally
 from .deadline import Deadline
 from .errors import ExpectationFailed, ReplyTimeout
@@ -133,6 +133,7 @@ async def _collect(turn: _Turn, step: CollectStep) -> None:
     except WebSocketClosed as exc:
         if not closed_normally(exc):
             raise
+        _closed_by_server(turn.progress, exc)
 
 
 async def _await_close(turn: _Turn, step: AwaitCloseStep) -> None:
@@ -156,6 +157,7 @@ async def _await_close(turn: _Turn, step: AwaitCloseStep) -> None:
     except WebSocketClosed as exc:
         if exc.rcvd is None:
             raise
+        _closed_by_server(turn.progress, exc)
 
 
 async def _ping(turn: _Turn, step: PingStep) -> None:
@@ -218,6 +220,14 @@ async def _receive(turn: _Turn, timeout: float) -> Any:
         raise ReplyTimeout(f"{where}o reply arrived within {limit:.3g} s.") from None
     _arrived(turn.progress)
     return keep(frame, turn.plan, turn.progress)
+
+
+def _closed_by_server(progress: Progress, exc: WebSocketClosed) -> None:
+    """Record the server's close now, for the steps after this one to see."""
+    assert exc.rcvd is not None
+    progress.connection["close"] = connection_facts.close_facts(
+        exc.rcvd.code, exc.rcvd.reason, "server"
+    )
 
 
 def _arrived(progress: Progress) -> None:
