@@ -340,7 +340,11 @@ def test_a_normal_close_ends_the_collect_window(on: Any, code: int) -> None:
     result = on(
         f"/close-after?code={code}&reason=done",
         {
-            "steps": [{"send": {"action": "bye"}}, {"collect": 8}],
+            "steps": [
+                {"send": {"action": "bye"}},
+                {"collect": 8},
+                {"expect": f"connection.close.code == `{code}`"},
+            ],
             "expect": ["received[0].type == 'ack'", f"connection.close.code == `{code}`"],
         },
     )
