@@ -120,16 +120,24 @@ async def _collect(turn: _Turn, step: CollectStep) -> None:
     """Keep what arrives for the window (at most ``max_replies``).
 
     Silence is fine, and so is the server ending the conversation with a normal
-    close (1000 or 1001) within the window: what was collected is checked.
+    close (1000 or 1001) within the window: what was collected is checked. A
+    scenario's window cut short by the deadline is not what the step asked for
+    (and the steps after it would run out of time); ``collect_seconds`` only
+    ever meant "never past the deadline".
     """
+    window = turn.deadline.cap(step.seconds)
     try:
-        async with asyncio.timeout(turn.deadline.cap(step.seconds)):
+        async with asyncio.timeout(window):
             for _ in range(step.max_replies):
                 frame = await turn.connection.recv()
                 _arrived(turn.progress)
                 keep(frame, turn.plan, turn.progress)
     except TimeoutError:
-        pass
+        if step.label and window < step.seconds:
+            raise ReplyTimeout(
+                f"The Lambda deadline came during {step.label}, {window:.3g} s into its "
+                f"{step.seconds:g} s collect window."
+            ) from None
     except WebSocketClosed as exc:
         if not closed_normally(exc):
             raise
