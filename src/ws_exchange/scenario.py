@@ -77,7 +77,13 @@ from .checks import (
 from .checks import (
     until_not_matched_message as checks_until_not_matched_message,
 )
-from .errors import ExchangeError, ExpectationFailed, InternalError, InvalidRequest
+from .errors import (
+    ExchangeError,
+    ExpectationFailed,
+    InternalError,
+    InvalidRequest,
+    MessageTooLarge,
+)
 
 ACTIONS: Final = ("send", "receive", "collect", "await_close", "ping", "expect", "sleep")
 BUILTIN_NAMES: Final = frozenset({"uuid", "timestamp", "epoch_ms", "request_id"})
@@ -379,15 +385,17 @@ class SendStep(NamedTuple):
         """The message to send now, placeholders filled in, checked and encoded.
 
         Raises:
-            InvalidRequest: the filled-in message cannot be sent (larger than the
-                limit, nested too deeply, not representable as JSON).
+            MessageTooLarge: the filled-in message cannot be sent (larger than the
+                limit, nested too deeply). Not ``invalid_request``: the request was
+                valid and the connection is open; the variables, the server's data,
+                made the message too big.
         """
         if self.outgoing is not None:
             return self.outgoing
         try:
             return framing.prepare(render(self.template, variables, builtins), timestamp_field)
         except ValueError as exc:
-            raise InvalidRequest(
+            raise MessageTooLarge(
                 f"{self.label}.send, once its placeholders are filled in, {exc}."
             ) from None
 

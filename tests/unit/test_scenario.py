@@ -15,7 +15,13 @@ import pytest
 
 from ws_exchange import framing
 from ws_exchange.checks import bounded_search as search
-from ws_exchange.errors import ConfigError, ExpectationFailed, InternalError, InvalidRequest
+from ws_exchange.errors import (
+    ConfigError,
+    ExpectationFailed,
+    InternalError,
+    InvalidRequest,
+    MessageTooLarge,
+)
 from ws_exchange.scenario import (
     AwaitCloseStep,
     CollectStep,
@@ -475,7 +481,7 @@ def test_a_message_that_cannot_be_sent_once_filled_in_names_the_step(
     steps = receive_then({"ping": {}}, {"send": ["{{sid}}"]})
     step = steps[2]
     assert isinstance(step, SendStep)
-    with pytest.raises(InvalidRequest) as info:
+    with pytest.raises(MessageTooLarge) as info:
         step.prepare({"sid": value}, FIXED, "timestamp")
     assert info.value.message == f"steps[2].send, once its placeholders are filled in, {reason}."
 
