@@ -1,0 +1,170 @@
+"""Scenario sizes: the longest scenario with a reply for every step stays within
+Lambda's response limit and a 128 MB function, and messages built from variables
+count against the result's budget like the replies they came from.
+
+The long scenario runs the handler in a fresh child process that imports only
+what Lambda would; the child reports its own peak RSS (VmHWM), as in
+test_memory.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.sync.server import ServerConnection
+
+from local_stack.aws.secrets_manager import LocalSecretsManager
+from local_stack.servers.hostile_servers import ScriptedServer
+
+from .conftest import Invoke
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+LAMBDA_MEMORY_MIB = 128
+RESPONSE_LIMIT_BYTES = 6_000_000
+MIB = 1024 * 1024
+PAIRS = 500
+PAD = 4400
+
+CHILD = """
+import json, sys
+from ws_exchange.handler import lambda_handler
+
+class Context:
+    aws_request_id = "scenario-size"
+    function_name = "ExchangeFunction"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ExchangeFunction"
+    def get_remaining_time_in_millis(self):
+        return 60_000
+
+with open(sys.argv[1]) as file:
+    event = json.load(file)
+result = lambda_handler(event, Context())
+answer = json.dumps(result, allow_nan=False).encode("utf-8")
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print("RESULT " + json.dumps({"error": result["error"], "received": len(result["received"]),
+                              "sent": result["sent"][-3:], "sent_count": len(result["sent"]),
+                              "answer_bytes": len(answer), "peak_kib": peak}))
+"""
+
+
+def run_child(
+    secrets_manager: LocalSecretsManager,
+    token: str,
+    script: Any,
+    event: Any,
+    tmp_path: Path,
+    **variables: str,
+) -> dict[str, Any]:
+    """Run the handler on ``event`` in a fresh process against ``script``."""
+    name = secrets_manager.put_secret(f"size/{uuid.uuid4()}", json.dumps({"token": token}))
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    with ScriptedServer(script) as server:
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path)],
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "PYTHONPATH": str(SRC),
+                "WEBSOCKET_URI": server.uri,
+                "ALLOW_INSECURE_WEBSOCKET": "true",
+                "TOKEN_SECRET_ID": name,
+                **secrets_manager.environment,
+                **variables,
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert child.returncode == 0, child.stderr[-2000:]
+    line = next(line for line in child.stdout.splitlines() if line.startswith("RESULT "))
+    outcome: dict[str, Any] = json.loads(line[7:])
+    return outcome
+
+
+def two_replies_each(connection: ServerConnection) -> None:
+    """Answer each message with two replies of about 4.5 kB, echoing its seq."""
+    for _ in range(PAIRS):
+        message = json.loads(connection.recv())
+        for half in (0, 1):
+            connection.send(
+                json.dumps({"seq": message["seq"], "half": half, "pad": "p" * PAD})
+            )
+
+
+def test_a_thousand_steps_with_a_thousand_replies_fit_the_response_and_128_mb(
+    secrets_manager: LocalSecretsManager, token: str, tmp_path: Path
+) -> None:
+    steps: list[dict[str, Any]] = [{"send": {"seq": 0}}]
+    for n in range(PAIRS):
+        if n:
+            steps.append({"send": {"seq": "{{next}}", "after": "seq {{next}}"}})
+        steps.append({"receive": {"count": 2}, "extract": {"next": "sum([seq, `1`])"}})
+    assert len(steps) == 2 * PAIRS == 1000
+
+    outcome = run_child(
+        secrets_manager,
+        token,
+        two_replies_each,
+        {"steps": steps, "expect": ["length(received) == `1000`"]},
+        tmp_path,
+        MAX_RESULT_BYTES=str(5 * MIB),
+    )
+
+    assert outcome["error"] is None, outcome
+    assert outcome["received"] == 2 * PAIRS
+    assert outcome["sent_count"] == PAIRS
+    assert outcome["sent"][-1]["seq"] == PAIRS - 1, "each send carried the extracted seq"
+    assert outcome["sent"][-1]["after"] == f"seq {PAIRS - 1}"
+    assert 2 * PAIRS * PAD < outcome["answer_bytes"] < RESPONSE_LIMIT_BYTES
+    assert outcome["peak_kib"] < LAMBDA_MEMORY_MIB * 1024, outcome
+
+
+def big_then_listen(size: int, seen: list[str]) -> Any:
+    def script(connection: ServerConnection) -> None:
+        connection.recv()
+        connection.send(json.dumps({"big": "b" * size}))
+        for frame in connection:
+            seen.append(str(frame))
+
+    return script
+
+
+@pytest.mark.parametrize(
+    ("copies_per_message", "limit"),
+    [(1, 4 * MIB), (2, 300_000)],
+    ids=["many-sends", "one-send-over-the-budget"],
+)
+def test_messages_built_from_variables_are_charged_to_the_result_budget(
+    run: Invoke, copies_per_message: int, limit: int
+) -> None:
+    seen: list[str] = []
+    size = 200_000
+    message = {f"copy{n}": "{{big}}" for n in range(copies_per_message)}
+    steps = [
+        {"send": "go"},
+        {"receive": {"count": 1}, "extract": {"big": "big"}},
+        *[{"send": message} for _ in range(30)],
+    ]
+    with ScriptedServer(big_then_listen(size, seen)) as server:
+        result = run(
+            {"steps": steps}, WEBSOCKET_URI=server.uri, MAX_RESULT_BYTES=str(limit)
+        )
+
+    assert result["ok"] is False
+    assert result["error"]["type"] == "message_too_large", result["error"]
+    assert "MAX_RESULT_BYTES" in result["error"]["message"]
+    answer = len(json.dumps(result).encode())
+    assert answer < limit + 64 * 1024, "the answer stays within the budget, not beyond it"
+    sent_big = len(result["sent"]) - 1
+    assert sent_big < 30
+    # The message that went over the budget was not sent either.
+    assert len(seen) == sent_big
