@@ -24,9 +24,7 @@ def scenario_server(token: str) -> Iterator[ScenarioServer]:
 
 
 @pytest.fixture
-def run_briefly(
-    spec: Any, function_env: dict[str, str], scenario_server: ScenarioServer
-) -> Any:
+def run_briefly(spec: Any, function_env: dict[str, str], scenario_server: ScenarioServer) -> Any:
     """Run an event on ``/echo`` in a function whose timeout is 2 s; the answer and
     how long it took."""
     short = type(spec)(**{**spec.__dict__, "timeout": FUNCTION_TIMEOUT_SECONDS})
@@ -34,7 +32,9 @@ def run_briefly(
     def _run(event: Any) -> tuple[dict[str, Any], float]:
         scenario_server.messages.clear()
         started = time.monotonic()
-        result = invoke(short, event, {**function_env, "WEBSOCKET_URI": scenario_server.uri + "/echo"})
+        result = invoke(
+            short, event, {**function_env, "WEBSOCKET_URI": scenario_server.uri + "/echo"}
+        )
         return result, time.monotonic() - started
 
     return _run

@@ -117,8 +117,16 @@ def test_extract_over_a_huge_array_works_and_stays_typed(
 
     result = run(
         extracting(
-            {"n": "length(@)", "top": "max(@)", "last": "sort(@)[-1]", "evens": "length([?@ > `0`])"},
-            [{"send": {"n": "{{n}}", "top": "{{top}}", "last": "{{last}}"}}, {"receive": {"count": 1}}],
+            {
+                "n": "length(@)",
+                "top": "max(@)",
+                "last": "sort(@)[-1]",
+                "evens": "length([?@ > `0`])",
+            },
+            [
+                {"send": {"n": "{{n}}", "top": "{{top}}", "last": "{{last}}"}},
+                {"receive": {"count": 1}},
+            ],
         ),
         WEBSOCKET_URI=scripted.uri,
         MAX_RESULT_BYTES=str(5 * 1024 * 1024),
@@ -172,7 +180,10 @@ def test_an_echoed_token_is_redacted_before_extraction_and_never_sent_back(
                 {"receive": {"count": 1}},
                 {"expect": "vars.tok == '[redacted]'"},
             ],
-            "expect": ["vars.nested.list[0] == '[redacted]'", "contains(vars.inside, '[redacted]')"],
+            "expect": [
+                "vars.nested.list[0] == '[redacted]'",
+                "contains(vars.inside, '[redacted]')",
+            ],
         },
         WEBSOCKET_URI=scripted.uri,
     )

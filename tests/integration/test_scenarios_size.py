@@ -95,9 +95,7 @@ def two_replies_each(connection: ServerConnection) -> None:
     for _ in range(PAIRS):
         message = json.loads(connection.recv())
         for half in (0, 1):
-            connection.send(
-                json.dumps({"seq": message["seq"], "half": half, "pad": "p" * PAD})
-            )
+            connection.send(json.dumps({"seq": message["seq"], "half": half, "pad": "p" * PAD}))
 
 
 def test_a_thousand_steps_with_a_thousand_replies_fit_the_response_and_128_mb(
@@ -155,9 +153,7 @@ def test_messages_built_from_variables_are_charged_to_the_result_budget(
         *[{"send": message} for _ in range(30)],
     ]
     with ScriptedServer(big_then_listen(size, seen)) as server:
-        result = run(
-            {"steps": steps}, WEBSOCKET_URI=server.uri, MAX_RESULT_BYTES=str(limit)
-        )
+        result = run({"steps": steps}, WEBSOCKET_URI=server.uri, MAX_RESULT_BYTES=str(limit))
 
     assert result["ok"] is False
     assert result["error"]["type"] == "message_too_large", result["error"]

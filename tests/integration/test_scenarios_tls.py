@@ -14,7 +14,6 @@ from local_stack.servers.scenario import ScenarioServer, tls_scenario_server
 
 from .conftest import Invoke
 
-
 EXPIRES_SOON_DAYS = 3
 EXPIRES_LATER_DAYS = 30
 SOON = "connection.tls.certificate.days_left > `14`"
