@@ -218,3 +218,45 @@ def test_a_refused_handshake_keeps_status_and_headers_and_runs_no_step(
     assert connection["close"] is None
     assert result["sent"] == [] and server.messages == []
     assert token not in strict_json(result)
+
+
+def test_a_greeting_before_any_send_has_no_first_reply_timing(
+    run: Invoke, scripted: ScriptedServer
+) -> None:
+    def greet(connection: ServerConnection) -> None:
+        connection.send(json.dumps({"type": "hello"}))
+
+    scripted.script = greet
+
+    result = run(
+        {
+            "steps": [{"receive": {"count": 1}}, {"ping": {}}],
+            "expect": ["received[0].type == 'hello'"],
+        },
+        WEBSOCKET_URI=scripted.uri,
+    )
+
+    assert result["ok"] is True, result["error"]
+    timings = result["timings_ms"]
+    # Nothing was sent: the phase from the first send to the first reply did not happen.
+    assert "first_reply" not in timings, timings
+
+
+def test_first_reply_is_timed_from_the_first_send_even_after_a_greeting(
+    run: Invoke, scripted: ScriptedServer
+) -> None:
+    def greet_then_answer(connection: ServerConnection) -> None:
+        connection.send(json.dumps({"type": "hello"}))
+        connection.recv()
+        connection.send(json.dumps({"type": "answer"}))
+
+    scripted.script = greet_then_answer
+
+    result = run(
+        {"steps": [{"receive": {"count": 1}}, {"send": "q"}, {"receive": {"count": 1}}]},
+        WEBSOCKET_URI=scripted.uri,
+    )
+
+    assert result["ok"] is True, result["error"]
+    timings = result["timings_ms"]
+    assert 0 <= timings["first_reply"] <= timings["exchange"], timings
