@@ -20,7 +20,7 @@ import pytest
 
 from local_stack.servers.scenario import PRICE_UPDATES, ScenarioServer
 
-from .conftest import Invoke
+from .conftest import Invoke, body, sample
 
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -594,3 +594,46 @@ def test_a_session_id_is_never_the_same_twice(on: Any) -> None:
         assert result["ok"] is True, result["error"]
         seen.add(result["sent"][1]["session_id"])
     assert len(seen) == 2
+
+
+# --- triggers ---------------------------------------------------------------------------
+
+LOGIN_SCENARIO = {
+    "steps": [
+        *login_steps(),
+        {"receive": {"until": "type == 'price'", "max_replies": 5}},
+    ],
+    "expect": ["vars.sid == sent[1].session_id"],
+}
+
+
+def test_a_scheduled_events_detail_carries_a_scenario(
+    on: Any, scenario_server: ScenarioServer
+) -> None:
+    event = {**sample("scheduled.json"), "detail": LOGIN_SCENARIO}
+
+    result = on("/login-flow", event)
+
+    assert result["ok"] is True, result["error"]
+    assert received_by_server(scenario_server)[1]["session_id"] == scenario_server.sessions[0]
+
+
+@pytest.mark.parametrize("name", ["api-http.json", "api-rest.json"])
+def test_an_api_body_carries_a_scenario_and_a_failing_step_is_a_502(
+    on: Any, scenario_server: ScenarioServer, name: str
+) -> None:
+    template = sample(name)
+    ok_event = {**template, "body": json.dumps(LOGIN_SCENARIO), "isBase64Encoded": False}
+    failing = {
+        "steps": [*LOGIN_SCENARIO["steps"], {"expect": "vars.sid == 'someone else'"}],
+    }
+    failing_event = {**template, "body": json.dumps(failing), "isBase64Encoded": False}
+
+    answer = on("/login-flow", ok_event)
+    refused = on("/login-flow", failing_event)
+
+    assert answer["statusCode"] == 200, answer
+    assert body(answer)["ok"] is True
+    assert refused["statusCode"] == 502
+    assert body(refused)["error"]["type"] == "expectation_failed"
+    assert "steps[4]" in body(refused)["error"]["message"]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from websockets.frames import Frame, Opcode
 from websockets.sync.server import ServerConnection
 
 from local_stack.servers.hostile_servers import ScriptedServer
@@ -260,3 +261,31 @@ def test_first_reply_is_timed_from_the_first_send_even_after_a_greeting(
     assert result["ok"] is True, result["error"]
     timings = result["timings_ms"]
     assert 0 <= timings["first_reply"] <= timings["exchange"], timings
+
+
+def test_a_server_that_never_answers_a_ping_is_reply_timeout_naming_the_step(
+    run: Invoke, scripted: ScriptedServer
+) -> None:
+    def no_pongs(connection: ServerConnection) -> None:
+        protocol = connection.protocol
+        send_frame = protocol.send_frame
+
+        def everything_but_pongs(frame: Frame) -> None:
+            if frame.opcode is not Opcode.PONG:
+                send_frame(frame)
+
+        protocol.send_frame = everything_but_pongs  # type: ignore[method-assign]
+
+    scripted.script = no_pongs
+
+    result = run(
+        {"steps": [{"ping": {}}, {"send": "not sent"}], "reply_timeout_seconds": 0.4},
+        WEBSOCKET_URI=scripted.uri,
+    )
+
+    assert result["ok"] is False
+    assert result["error"]["type"] == "reply_timeout", result["error"]
+    assert "steps[0]" in result["error"]["message"]
+    assert "pong" in result["error"]["message"]
+    assert "ping" not in result["timings_ms"]
+    assert result["sent"] == []
