@@ -24,7 +24,7 @@ from .closing import closed_error, closed_normally
 from .deadline import Deadline
 from .errors import ExpectationFailed, ReplyTimeout
 from .plan import Plan, Progress
-from .replies import charge_sent, keep
+from .replies import charge_sent, charge_variable, keep
 from .result import timings_ms
 from .scenario import (
     AwaitCloseStep,
@@ -113,7 +113,15 @@ async def _receive_step(turn: _Turn, step: ReceiveStep) -> None:
         else:
             raise ExpectationFailed(scenario.until_not_matched_message(step))
     if step.extract:
-        turn.progress.variables.update(scenario.extract(step, reply, turn.out_of_time))
+        progress = turn.progress
+        progress.variables.update(
+            scenario.extract(
+                step,
+                reply,
+                turn.out_of_time,
+                lambda name, text: charge_variable(name, text, progress),
+            )
+        )
 
 
 async def _collect(turn: _Turn, step: CollectStep) -> None:

@@ -694,12 +694,20 @@ def _seconds(value: Any, where: str, most: float, error: type[ExchangeError]) ->
 # --- evaluation ---------------------------------------------------------------------------
 
 
-def extract(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bool]) -> dict[str, Any]:
+def extract(
+    step: ReceiveStep,
+    reply: Any,
+    deadline_check: Callable[[], bool],
+    charge: Callable[[str, str], None] | None = None,
+) -> dict[str, Any]:
     """The variables ``step`` reads from ``reply``, the last reply it collected.
 
     ``deadline_check()`` is true once the deadline has come. Each value is
     strict JSON (a result that is not, such as ``to_number('1e400')``, counts
-    as no value).
+    as no value). ``charge(name, text)`` is told each string or container
+    value as compact JSON text, as soon as it is found: a projection or a sort
+    of a large reply is a copy, which the memory budget must see before the
+    next expression makes another.
 
     Raises:
         ExpectationFailed: an expression found nothing (null), could not be
@@ -725,28 +733,34 @@ def extract(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bool]) -
             raise ExpectationFailed(
                 f"{where} found no value: `{shown}` gave null on the step's last reply."
             )
-        if not _is_strict_json(value):
+        text = _strict_text(value)
+        if text is None:
             raise ExpectationFailed(
                 f"{where} found no value JSON can hold: `{shown}` gave a number out of "
                 "range or text that is not Unicode on the step's last reply."
             )
+        if text and charge is not None:
+            charge(item.name, text)
         found[item.name] = value
     return found
 
 
-def _is_strict_json(value: Any) -> bool:
+def _strict_text(value: Any) -> str | None:
+    """``value`` as compact JSON text ("" for a number or a boolean); None when it is
+    not strict JSON."""
     # Values from a reply are strict already; a function's result may not be
     # (avg over huge numbers, to_number('nan')).
     if isinstance(value, bool | int):
-        return True
+        return ""
     if isinstance(value, float):
-        return math.isfinite(value)
+        return "" if math.isfinite(value) else None
     try:
-        framing.dumps(value).encode("utf-8")
+        text = framing.dumps(value)
+        text.encode("utf-8")
     except (ValueError, TypeError, RecursionError):
         # UnicodeEncodeError (a lone surrogate) is a ValueError.
-        return False
-    return True
+        return None
+    return text
 
 
 def reply_matches(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bool]) -> bool:

@@ -164,3 +164,106 @@ def test_messages_built_from_variables_are_charged_to_the_result_budget(
     assert sent_big < 30
     # The message that went over the budget was not sent either.
     assert len(seen) == sent_big
+
+
+def test_extracting_from_the_costliest_replies_stays_within_128_mb(
+    secrets_manager: LocalSecretsManager, token: str, tmp_path: Path
+) -> None:
+    integers = "[" + ",".join(["1000"] * (MIB // 5 - 1)) + "]"
+    deep_text = "[" * (MIB // 4) + "]" * (MIB // 4)
+    deep_objects = '{"a":' * 5000 + "1" + "}" * 5000
+    frames = [integers, deep_text, deep_objects]
+    assert all(len(frame) <= MIB for frame in frames)
+
+    def send(connection: ServerConnection) -> None:
+        for frame in frames:
+            connection.recv()
+            connection.send(frame)
+
+    steps = [
+        {"send": "integers"},
+        {
+            "receive": {"count": 1},
+            "extract": {
+                "count": "length(@)",
+                "sorted": "sort(@)",
+                "top": "max(@)",
+            },
+        },
+        {"send": {"count": "{{count}}", "top": "{{top}}"}},
+        {"receive": {"count": 1}, "extract": {"deep": "length(@)"}},
+        {"send": {"deep": "{{deep}}"}},
+        {"receive": {"count": 1}, "extract": {"leaf": "a.a.a.a"}},
+        {"expect": "vars.count == `209714` && vars.deep == `524288` && vars.top == `1000`"},
+    ]
+
+    outcome = run_child(
+        secrets_manager,
+        token,
+        send,
+        {"steps": steps},
+        tmp_path,
+        MAX_RESULT_BYTES=str(5 * MIB),
+    )
+
+    assert outcome["error"] is None, outcome
+    assert outcome["received"] == 3
+    assert outcome["answer_bytes"] < RESPONSE_LIMIT_BYTES
+    assert outcome["peak_kib"] < LAMBDA_MEMORY_MIB * 1024, outcome
+
+
+def test_many_variables_copying_a_huge_reply_stay_within_128_mb(
+    secrets_manager: LocalSecretsManager, token: str, tmp_path: Path
+) -> None:
+    integers = "[" + ",".join(["1000"] * (MIB // 5 - 1)) + "]"
+
+    def send(connection: ServerConnection) -> None:
+        for _ in range(3):
+            connection.recv()
+            connection.send(integers)
+
+    # Each projection builds a new list of 200 000 references: 1.6 MB apiece.
+    extract = {f"copy{n}": "[*]" for n in range(100)}
+    steps: list[dict[str, Any]] = []
+    for n in range(3):
+        steps += [{"send": f"m{n}"}, {"receive": {"count": 1}, "extract": extract}]
+
+    outcome = run_child(
+        secrets_manager, token, send, {"steps": steps}, tmp_path, MAX_RESULT_BYTES=str(5 * MIB)
+    )
+
+    assert outcome["peak_kib"] < LAMBDA_MEMORY_MIB * 1024, outcome
+    assert outcome["error"]["type"] == "message_too_large", outcome
+    assert "variable copy" in outcome["error"]["message"]
+    assert outcome["received"] == 1, "stopped at the first step's copies"
+
+
+@pytest.mark.parametrize("distinct_names", [False, True], ids=["one-name", "new-names"])
+def test_a_replaced_variable_gives_its_memory_back(run: Invoke, distinct_names: bool) -> None:
+    # Each extraction multiplies a 50 kB reply eightfold: about 7 MB of estimated
+    # memory, ten times. Under one name only the latest copy is held.
+    reply = json.dumps([1000] * 10_000)
+    steps: list[dict[str, Any]] = []
+    for n in range(10):
+        name = f"copy{n}" if distinct_names else "copy"
+        steps += [
+            {"send": f"m{n}"},
+            {"receive": {"count": 1}, "extract": {name: "[*].[@, @, @, @, @, @, @, @]"}},
+        ]
+
+    def answer(connection: ServerConnection) -> None:
+        for _ in range(10):
+            connection.recv()
+            connection.send(reply)
+
+    with ScriptedServer(answer) as server:
+        result = run({"steps": steps}, WEBSOCKET_URI=server.uri)
+
+    if distinct_names:
+        assert result["ok"] is False
+        assert result["error"]["type"] == "message_too_large", result["error"]
+        assert "variable copy" in result["error"]["message"]
+        assert len(result["received"]) < 10
+    else:
+        assert result["ok"] is True, result["error"]
+        assert len(result["received"]) == 10
