@@ -23,7 +23,7 @@ from websockets.sync.server import ServerConnection
 from local_stack.aws.secrets_manager import LocalSecretsManager
 from local_stack.servers.hostile_servers import ScriptedServer
 
-from .conftest import Invoke
+from .conftest import Invoke, sample
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 LAMBDA_MEMORY_MIB = 128
@@ -267,3 +267,34 @@ def test_a_replaced_variable_gives_its_memory_back(run: Invoke, distinct_names: 
     else:
         assert result["ok"] is True, result["error"]
         assert len(result["received"]) == 10
+
+
+def test_messages_built_from_variables_never_push_an_api_answer_past_6_mb(
+    run: Invoke,
+) -> None:
+    # Quotes take two bytes in the result's JSON and four once it is an API body.
+    quotes = '"' * 150_000
+    steps: list[dict[str, Any]] = [
+        {"send": "go"},
+        {"receive": {"count": 1}, "extract": {"q": "@"}},
+        *[{"send": "{{q}}"} for _ in range(30)],
+    ]
+
+    def answer(connection: ServerConnection) -> None:
+        connection.recv()
+        connection.send(json.dumps(quotes))
+
+    event = {
+        **sample("api-http.json"),
+        "body": json.dumps({"steps": steps}),
+        "isBase64Encoded": False,
+    }
+    with ScriptedServer(answer) as server:
+        response = run(event, WEBSOCKET_URI=server.uri, MAX_RESULT_BYTES=str(5 * MIB))
+
+    size = len(json.dumps(response, ensure_ascii=False).encode())
+    assert size <= RESPONSE_LIMIT_BYTES, f"{size} bytes"
+    result = json.loads(response["body"])
+    assert result["error"]["type"] == "message_too_large", result["error"]
+    assert response["statusCode"] == 502
+    assert result["sent"][0] == "go", "the messages sent are dropped from the end"
