@@ -385,17 +385,24 @@ class SendStep(NamedTuple):
         """The message to send now, placeholders filled in, checked and encoded.
 
         Raises:
-            MessageTooLarge: the filled-in message cannot be sent (larger than the
-                limit, nested too deeply). Not ``invalid_request``: the request was
-                valid and the connection is open; the variables, the server's data,
-                made the message too big.
+            MessageTooLarge: the filled-in message is larger than the limit or
+                nested too deeply.
+            ExpectationFailed: it cannot be sent otherwise (a ``binary_base64``
+                filled with a value that is not base64).
+
+        Not ``invalid_request``: the request was valid and the connection is
+        open; the variables, the server's data, made the message unsendable.
         """
         if self.outgoing is not None:
             return self.outgoing
         try:
             return framing.prepare(render(self.template, variables, builtins), timestamp_field)
-        except ValueError as exc:
+        except framing.TooLarge as exc:
             raise MessageTooLarge(
+                f"{self.label}.send, once its placeholders are filled in, {exc}."
+            ) from None
+        except ValueError as exc:
+            raise ExpectationFailed(
                 f"{self.label}.send, once its placeholders are filled in, {exc}."
             ) from None
 
@@ -568,7 +575,11 @@ def _send(
         # First: compiling then walks a value known to nest at most 64 levels.
         outgoing = framing.prepare(value)
     except ValueError as exc:
-        raise error(f"{where} {exc}.") from None
+        # A binary message's base64 may be a template ({"binary_base64": "{{data}}"}):
+        # it is checked once filled in, or below once its escapes are read.
+        if not _binary_template(value):
+            raise error(f"{where} {exc}.") from None
+        outgoing = None
     try:
         template = compile_template(value, known, extracted_later=extracted_later)
     except ValueError as exc:
@@ -576,13 +587,22 @@ def _send(
         raise error(f"{where}{path} {sentence}") from None
     if template.names:
         return SendStep(label, template, None)
-    if template.root is not value:
+    if outgoing is None or template.root is not value:
         # Escapes changed the text: encode what will be sent.
         try:
             outgoing = framing.prepare(template.root)
-        except ValueError as exc:  # pragma: no cover - escapes only shorten the text
+        except ValueError as exc:
             raise error(f"{where} {exc}.") from None
     return SendStep(label, template, outgoing)
+
+
+def _binary_template(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and len(value) == 1
+        and isinstance(value.get(framing.BINARY_FIELD), str)
+        and "{{" in value[framing.BINARY_FIELD]
+    )
 
 
 def _receive(value: Any, extract: Any, label: str, error: type[ExchangeError]) -> ReceiveStep:

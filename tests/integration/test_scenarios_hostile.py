@@ -289,3 +289,37 @@ def test_a_server_that_never_answers_a_ping_is_reply_timeout_naming_the_step(
     assert "pong" in result["error"]["message"]
     assert "ping" not in result["timings_ms"]
     assert result["sent"] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "error_type"),
+    [("aGVsbG8=", None), ("not base64!", "expectation_failed")],
+    ids=["base64", "not-base64"],
+)
+def test_a_binary_message_filled_from_a_variable(
+    run: Invoke, scripted: ScriptedServer, value: str, error_type: str | None
+) -> None:
+    frames: list[str | bytes] = []
+
+    def answer_then_record(connection: ServerConnection) -> None:
+        connection.recv()
+        connection.send(json.dumps({"b": value}))
+        for frame in connection:
+            frames.append(frame)
+            connection.send("ok")
+
+    scripted.script = answer_then_record
+
+    result = run(
+        extracting({"b": "b"}, [{"send": {"binary_base64": "{{b}}"}}, {"receive": {"count": 1}}]),
+        WEBSOCKET_URI=scripted.uri,
+    )
+
+    if error_type is None:
+        assert result["ok"] is True, result["error"]
+        assert frames == [b"hello"]
+    else:
+        assert result["error"]["type"] == error_type, result["error"]
+        assert "steps[2].send" in result["error"]["message"]
+        assert "base64" in result["error"]["message"]
+        assert frames == []

@@ -1040,3 +1040,35 @@ def test_every_documented_scenario_and_step_is_valid() -> None:
         assert request.steps is not None
     for step in steps:
         parse_steps([step])
+
+
+# --- binary messages with placeholders ----------------------------------------------------
+
+
+def test_a_binary_messages_base64_may_be_a_placeholder() -> None:
+    step = receive_then({"send": {"binary_base64": "{{sid}}"}})[1]
+    assert isinstance(step, SendStep)
+    assert step.outgoing is None
+
+    outgoing = step.prepare({"sid": "aGVsbG8="}, FIXED, "timestamp")
+
+    assert outgoing.data == b"hello"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{{{{", "aGVs{{{{bG8=", "not base64"],
+)
+def test_a_binary_message_without_placeholders_is_still_checked_before_any_io(text: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        parse_steps([{"send": {"binary_base64": text}}])
+    assert "steps[0].send" in info.value.message
+    assert "base64" in info.value.message
+
+
+def test_a_binary_placeholder_filled_with_text_that_is_not_base64_is_expectation_failed() -> None:
+    step = receive_then({"send": {"binary_base64": "{{sid}}"}})[1]
+    assert isinstance(step, SendStep)
+    with pytest.raises(ExpectationFailed) as info:
+        step.prepare({"sid": "not base64!"}, FIXED, "timestamp")
+    assert info.value.message.startswith("steps[1].send, once its placeholders are filled in")
