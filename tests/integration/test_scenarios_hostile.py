@@ -275,17 +275,22 @@ def test_a_server_that_never_answers_a_ping_is_reply_timeout_naming_the_step(
                 send_frame(frame)
 
         protocol.send_frame = everything_but_pongs  # type: ignore[method-assign]
+        # Only now may the client ping.
+        connection.send("ready")
 
     scripted.script = no_pongs
 
     result = run(
-        {"steps": [{"ping": {}}, {"send": "not sent"}], "reply_timeout_seconds": 0.4},
+        {
+            "steps": [{"receive": {"count": 1}}, {"ping": {}}, {"send": "not sent"}],
+            "reply_timeout_seconds": 0.4,
+        },
         WEBSOCKET_URI=scripted.uri,
     )
 
     assert result["ok"] is False
     assert result["error"]["type"] == "reply_timeout", result["error"]
-    assert "steps[0]" in result["error"]["message"]
+    assert "steps[1]" in result["error"]["message"]
     assert "pong" in result["error"]["message"]
     assert "ping" not in result["timings_ms"]
     assert result["sent"] == []
