@@ -24,7 +24,7 @@ from .deadline import Deadline
 from .errors import ExpectationFailed, ReplyTimeout
 from .plan import Plan, Progress
 from .protocols.link import COMPLETE, Link
-from .replies import charge_sent
+from .replies import charge_sent, charge_variable
 from .result import timings_ms
 from .scenario import (
     AwaitCloseStep,
@@ -119,24 +119,41 @@ async def _receive_step(turn: _Turn, step: ReceiveStep) -> None:
         else:
             raise ExpectationFailed(scenario.until_not_matched_message(step))
     if step.extract:
-        turn.progress.variables.update(scenario.extract(step, reply, turn.out_of_time))
+        progress = turn.progress
+        progress.variables.update(
+            scenario.extract(
+                step,
+                reply,
+                turn.out_of_time,
+                lambda name, text: charge_variable(name, text, progress),
+            )
+        )
 
 
 async def _collect(turn: _Turn, step: CollectStep) -> None:
     """Keep what arrives for the window (at most ``max_replies``).
 
     Silence is fine, and so is the server ending the conversation with a normal
-    close (1000 or 1001) within the window: what was collected is checked.
+    close (1000 or 1001) within the window: what was collected is checked. A
+    scenario's window cut short by the deadline is not what the step asked for
+    (and the steps after it would run out of time); ``collect_seconds`` only
+    ever meant "never past the deadline".
     """
+    window = turn.deadline.cap(step.seconds)
     try:
-        async with asyncio.timeout(turn.deadline.cap(step.seconds)):
+        async with asyncio.timeout(window):
             for _ in range(step.max_replies):
                 await turn.link.receive()
     except TimeoutError:
-        pass
+        if step.label and window < step.seconds:
+            raise ReplyTimeout(
+                f"The Lambda deadline came during {step.label}, {window:.3g} s into its "
+                f"{step.seconds:g} s collect window."
+            ) from None
     except WebSocketClosed as exc:
         if not closed_normally(exc):
             raise
+        _closed_by_server(turn.progress, exc)
 
 
 async def _await_close(turn: _Turn, step: AwaitCloseStep) -> None:
@@ -158,11 +175,7 @@ async def _await_close(turn: _Turn, step: AwaitCloseStep) -> None:
     except WebSocketClosed as exc:
         if exc.rcvd is None:
             raise
-        # Recorded now, not only once the connection is put away: the steps after
-        # this one judge the close.
-        turn.progress.connection["close"] = connection_facts.close_facts(
-            exc.rcvd.code, exc.rcvd.reason, "server"
-        )
+        _closed_by_server(turn.progress, exc)
 
 
 async def _ping(turn: _Turn, step: PingStep) -> None:
@@ -224,3 +237,11 @@ async def _receive(turn: _Turn, timeout: float, *, completes: bool = False) -> A
                 f"{where}o reply arrived before the Lambda deadline ({limit:.3g} s)."
             ) from None
         raise ReplyTimeout(f"{where}o reply arrived within {limit:.3g} s.") from None
+
+
+def _closed_by_server(progress: Progress, exc: WebSocketClosed) -> None:
+    """Record the server's close now, for the steps after this one to see."""
+    assert exc.rcvd is not None
+    progress.connection["close"] = connection_facts.close_facts(
+        exc.rcvd.code, exc.rcvd.reason, "server"
+    )

@@ -171,7 +171,7 @@ class Outgoing:
         head = f'{self.data[:-1]}{comma}{dumps(field)}:"'
         outgoing = replace(self, timestamp_field=field, head=head)
         if outgoing.size > MAX_OUTGOING_BYTES:
-            raise ValueError(_too_large())
+            raise TooLarge(_too_large())
         return outgoing
 
     def frame(self, timestamp: str) -> tuple[Any, str | bytes]:
@@ -181,6 +181,10 @@ class Outgoing:
         return stamp(self.message, self.timestamp_field, timestamp=timestamp), (
             f'{self.head}{timestamp}"}}'
         )
+
+
+class TooLarge(ValueError):
+    """A message larger or deeper than a message may be (the reason after "The message")."""
 
 
 def _too_large() -> str:
@@ -208,7 +212,7 @@ def prepare(message: Any, timestamp_field: str = DEFAULT_TIMESTAMP_FIELD) -> Out
         except (ValueError, TypeError):
             raise ValueError("holds a value JSON cannot represent") from None
     if size > MAX_OUTGOING_BYTES:
-        raise ValueError(_too_large())
+        raise TooLarge(_too_large())
     return Outgoing(message, data, size).stamped_with(timestamp_field)
 
 
@@ -217,7 +221,7 @@ def _binary(text: Any) -> bytes:
         raise ValueError(f"has a {BINARY_FIELD} that is not a string of base64")
     # A base64 text's length bounds its bytes: refuse a huge one before decoding it.
     if len(text) > (MAX_OUTGOING_BYTES + 2) // 3 * 4:
-        raise ValueError(_too_large())
+        raise TooLarge(_too_large())
     try:
         # Strict: the lenient decoder drops characters outside the alphabet,
         # sending other bytes than the caller wrote.
@@ -237,7 +241,7 @@ def _check_nesting(value: Any) -> None:
     while stack:
         item, depth = stack.pop()
         if depth > MAX_NESTING:
-            raise ValueError(f"is nested deeper than {MAX_NESTING} levels")
+            raise TooLarge(f"is nested deeper than {MAX_NESTING} levels")
         children = item.values() if isinstance(item, dict) else item
         for child in children:
             if isinstance(child, dict | list):

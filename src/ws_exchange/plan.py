@@ -71,7 +71,8 @@ class Progress:
     # When the invocation and the first message began (time.perf_counter).
     started_at: float = 0.0
     first_sent_at: float = 0.0
-    # What receive steps extracted, by name.
+    # What receive steps extracted, by name, and the memory each is charged.
     variables: dict[str, Any] = field(default_factory=dict)
+    variable_memory: dict[str, int] = field(default_factory=dict)
     # What the connection showed: the handshake's status and headers, TLS, the close.
     connection: dict[str, Any] = field(default_factory=_no_connection)

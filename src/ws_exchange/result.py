@@ -80,8 +80,9 @@ def fit_response(
     received_bytes: int,
     is_api: bool,
 ) -> tuple[dict[str, Any], ExchangeError | None]:
-    """``result`` and ``error``, with replies dropped from the end if the answer
-    would not fit Lambda's response limit (then the error is ``message_too_large``).
+    """``result`` and ``error``, with replies (then messages sent) dropped from the
+    end if the answer would not fit Lambda's response limit (then the error is
+    ``message_too_large``).
 
     The replies are already bounded by MAX_RESULT_BYTES as they arrive; this is
     the last guarantee, for what the runtime's separators add to a result, and
@@ -95,14 +96,16 @@ def fit_response(
     def size() -> int:
         return response_size(api_response(result, error) if is_api else result)
 
-    received = result["received"]
-    while received and size() > RESPONSE_LIMIT_BYTES:
-        del received[len(received) * 9 // 10 :]
-        if not isinstance(error, MessageTooLarge):
-            error = MessageTooLarge(
-                "The replies exceed what one Lambda response can carry (6 MB); "
-                "lower MAX_RESULT_BYTES or ask the server for less."
-            )
-            result["ok"] = False
-            result["error"] = error.as_dict()
+    # Replies first; then the messages sent, which a scenario may have built
+    # from replies (an API body escapes their quotes once more).
+    for kept in (result["received"], result["sent"]):
+        while kept and size() > RESPONSE_LIMIT_BYTES:
+            del kept[len(kept) * 9 // 10 :]
+            if not isinstance(error, MessageTooLarge):
+                error = MessageTooLarge(
+                    "The replies exceed what one Lambda response can carry (6 MB); "
+                    "lower MAX_RESULT_BYTES or ask the server for less."
+                )
+                result["ok"] = False
+                result["error"] = error.as_dict()
     return result, error

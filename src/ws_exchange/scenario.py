@@ -78,7 +78,13 @@ from .checks import (
 from .checks import (
     until_not_matched_message as checks_until_not_matched_message,
 )
-from .errors import ExchangeError, ExpectationFailed, InternalError, InvalidRequest
+from .errors import (
+    ExchangeError,
+    ExpectationFailed,
+    InternalError,
+    InvalidRequest,
+    MessageTooLarge,
+)
 
 ACTIONS: Final = ("send", "receive", "collect", "await_close", "ping", "expect", "sleep")
 BUILTIN_NAMES: Final = frozenset({"uuid", "timestamp", "epoch_ms", "request_id"})
@@ -380,15 +386,24 @@ class SendStep(NamedTuple):
         """The message to send now, placeholders filled in, checked and encoded.
 
         Raises:
-            InvalidRequest: the filled-in message cannot be sent (larger than the
-                limit, nested too deeply, not representable as JSON).
+            MessageTooLarge: the filled-in message is larger than the limit or
+                nested too deeply.
+            ExpectationFailed: it cannot be sent otherwise (a ``binary_base64``
+                filled with a value that is not base64).
+
+        Not ``invalid_request``: the request was valid and the connection is
+        open; the variables, the server's data, made the message unsendable.
         """
         if self.outgoing is not None:
             return self.outgoing
         try:
             return framing.prepare(render(self.template, variables, builtins), timestamp_field)
+        except framing.TooLarge as exc:
+            raise MessageTooLarge(
+                f"{self.label}.send, once its placeholders are filled in, {exc}."
+            ) from None
         except ValueError as exc:
-            raise InvalidRequest(
+            raise ExpectationFailed(
                 f"{self.label}.send, once its placeholders are filled in, {exc}."
             ) from None
 
@@ -562,7 +577,11 @@ def _send(
         # First: compiling then walks a value known to nest at most 64 levels.
         outgoing = framing.prepare(value)
     except ValueError as exc:
-        raise error(f"{where} {exc}.") from None
+        # A binary message's base64 may be a template ({"binary_base64": "{{data}}"}):
+        # it is checked once filled in, or below once its escapes are read.
+        if not _binary_template(value):
+            raise error(f"{where} {exc}.") from None
+        outgoing = None
     try:
         template = compile_template(value, known, extracted_later=extracted_later)
     except ValueError as exc:
@@ -570,13 +589,22 @@ def _send(
         raise error(f"{where}{path} {sentence}") from None
     if template.names:
         return SendStep(label, template, None)
-    if template.root is not value:
+    if outgoing is None or template.root is not value:
         # Escapes changed the text: encode what will be sent.
         try:
             outgoing = framing.prepare(template.root)
-        except ValueError as exc:  # pragma: no cover - escapes only shorten the text
+        except ValueError as exc:
             raise error(f"{where} {exc}.") from None
     return SendStep(label, template, outgoing)
+
+
+def _binary_template(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and len(value) == 1
+        and isinstance(value.get(framing.BINARY_FIELD), str)
+        and "{{" in value[framing.BINARY_FIELD]
+    )
 
 
 def _receive(value: Any, extract: Any, label: str, error: type[ExchangeError]) -> ReceiveStep:
@@ -678,12 +706,20 @@ def _whole(value: Any, where: str, most: int, error: type[ExchangeError]) -> int
 # --- evaluation ---------------------------------------------------------------------------
 
 
-def extract(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bool]) -> dict[str, Any]:
+def extract(
+    step: ReceiveStep,
+    reply: Any,
+    deadline_check: Callable[[], bool],
+    charge: Callable[[str, str], None] | None = None,
+) -> dict[str, Any]:
     """The variables ``step`` reads from ``reply``, the last reply it collected.
 
     ``deadline_check()`` is true once the deadline has come. Each value is
     strict JSON (a result that is not, such as ``to_number('1e400')``, counts
-    as no value).
+    as no value). ``charge(name, text)`` is told each string or container
+    value as compact JSON text, as soon as it is found: a projection or a sort
+    of a large reply is a copy, which the memory budget must see before the
+    next expression makes another.
 
     Raises:
         ExpectationFailed: an expression found nothing (null), could not be
@@ -709,28 +745,34 @@ def extract(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bool]) -
             raise ExpectationFailed(
                 f"{where} found no value: `{shown}` gave null on the step's last reply."
             )
-        if not _is_strict_json(value):
+        text = _strict_text(value)
+        if text is None:
             raise ExpectationFailed(
                 f"{where} found no value JSON can hold: `{shown}` gave a number out of "
                 "range or text that is not Unicode on the step's last reply."
             )
+        if text and charge is not None:
+            charge(item.name, text)
         found[item.name] = value
     return found
 
 
-def _is_strict_json(value: Any) -> bool:
+def _strict_text(value: Any) -> str | None:
+    """``value`` as compact JSON text ("" for a number or a boolean); None when it is
+    not strict JSON."""
     # Values from a reply are strict already; a function's result may not be
     # (avg over huge numbers, to_number('nan')).
     if isinstance(value, bool | int):
-        return True
+        return ""
     if isinstance(value, float):
-        return math.isfinite(value)
+        return "" if math.isfinite(value) else None
     try:
-        framing.dumps(value).encode("utf-8")
+        text = framing.dumps(value)
+        text.encode("utf-8")
     except (ValueError, TypeError, RecursionError):
         # UnicodeEncodeError (a lone surrogate) is a ValueError.
-        return False
-    return True
+        return None
+    return text
 
 
 def reply_matches(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bool]) -> bool:

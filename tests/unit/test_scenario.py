@@ -15,7 +15,13 @@ import pytest
 
 from ws_exchange import framing
 from ws_exchange.checks import bounded_search as search
-from ws_exchange.errors import ConfigError, ExpectationFailed, InternalError, InvalidRequest
+from ws_exchange.errors import (
+    ConfigError,
+    ExpectationFailed,
+    InternalError,
+    InvalidRequest,
+    MessageTooLarge,
+)
 from ws_exchange.scenario import (
     AwaitCloseStep,
     CollectStep,
@@ -475,7 +481,7 @@ def test_a_message_that_cannot_be_sent_once_filled_in_names_the_step(
     steps = receive_then({"ping": {}}, {"send": ["{{sid}}"]})
     step = steps[2]
     assert isinstance(step, SendStep)
-    with pytest.raises(InvalidRequest) as info:
+    with pytest.raises(MessageTooLarge) as info:
         step.prepare({"sid": value}, FIXED, "timestamp")
     assert info.value.message == f"steps[2].send, once its placeholders are filled in, {reason}."
 
@@ -1035,3 +1041,35 @@ def test_every_documented_scenario_and_step_is_valid() -> None:
         assert request.steps is not None
     for step in steps:
         parse_steps([step])
+
+
+# --- binary messages with placeholders ----------------------------------------------------
+
+
+def test_a_binary_messages_base64_may_be_a_placeholder() -> None:
+    step = receive_then({"send": {"binary_base64": "{{sid}}"}})[1]
+    assert isinstance(step, SendStep)
+    assert step.outgoing is None
+
+    outgoing = step.prepare({"sid": "aGVsbG8="}, FIXED, "timestamp")
+
+    assert outgoing.data == b"hello"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{{{{", "aGVs{{{{bG8=", "not base64"],
+)
+def test_a_binary_message_without_placeholders_is_still_checked_before_any_io(text: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        parse_steps([{"send": {"binary_base64": text}}])
+    assert "steps[0].send" in info.value.message
+    assert "base64" in info.value.message
+
+
+def test_a_binary_placeholder_filled_with_text_that_is_not_base64_is_expectation_failed() -> None:
+    step = receive_then({"send": {"binary_base64": "{{sid}}"}})[1]
+    assert isinstance(step, SendStep)
+    with pytest.raises(ExpectationFailed) as info:
+        step.prepare({"sid": "not base64!"}, FIXED, "timestamp")
+    assert info.value.message.startswith("steps[1].send, once its placeholders are filled in")

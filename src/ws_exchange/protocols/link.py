@@ -52,9 +52,11 @@ COMPLETE: Final = _Complete()
 
 
 def _arrived(progress: Progress) -> None:
-    """Note the time to the first reply, from the first message sent (a reply that
-    comes before anything was sent, a server's greeting, leaves the phase out)."""
-    if progress.first_sent_at and not progress.received and "first_reply" not in progress.phases:
+    """Note the time from the first message sent to the first reply after it.
+
+    A greeting that arrives before anything is sent is no answer to it.
+    """
+    if progress.first_sent_at and "first_reply" not in progress.phases:
         progress.phases["first_reply"] = (time.perf_counter() - progress.first_sent_at) * 1000.0
 
 
