@@ -26,6 +26,10 @@ class SecretStore(Protocol):
     ) -> SecretValue: ...
 
 
+# What the decoded replies of one invocation may take in memory (replies.py says why).
+MEMORY_BUDGET_BYTES = 48 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What one invocation does: the configuration and the request, resolved."""
@@ -46,6 +50,8 @@ class Plan:
     drain_on_close: bool = False
     # The invocation's request id, for the ``request_id`` placeholder.
     request_id: str | None = None
+    # Estimated memory the decoded replies may take (a fleet's targets share the function's).
+    memory_budget: int = MEMORY_BUDGET_BYTES
 
 
 def _no_connection() -> dict[str, Any]:

@@ -16,13 +16,12 @@ from .errors import MessageTooLarge
 from .plan import Plan, Progress
 from .redaction import scrubber
 
-# Python objects take far more memory than the JSON text they decode from: an
-# empty list is 3 bytes of text and 64 bytes of memory, and ordinary replies
+# plan.MEMORY_BUDGET_BYTES: Python objects take far more memory than the JSON
+# text they decode from: an empty list is 3 bytes of text and 64 bytes of memory, and ordinary replies
 # take about 10 times their text. Replies are also charged an estimate of their
 # decoded size (64 bytes per value), so that no server can exhaust a 128 MB
 # function within MAX_RESULT_BYTES. Measured peaks (tests/integration/test_memory.py):
 # 4 MiB of ordinary replies fit; the costliest floods stop below 100 MiB of RSS.
-MEMORY_BUDGET_BYTES = 48 * 1024 * 1024
 _BYTES_PER_VALUE = 64
 
 
@@ -30,7 +29,7 @@ def keep(frame: str | bytes, plan: Plan, progress: Progress) -> Any:
     """Keep a received frame in ``progress``: scrubbed of credentials, within the
     result's size and memory budgets; return the reply as kept."""
     progress.memory_estimate += _memory_estimate(frame)
-    if progress.memory_estimate > MEMORY_BUDGET_BYTES:
+    if progress.memory_estimate > plan.memory_budget:
         raise MessageTooLarge(
             "The replies would need more memory than the function can spare; "
             "ask the server for less, or over several invocations."

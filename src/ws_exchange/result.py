@@ -79,30 +79,67 @@ def fit_response(
     sent_bytes: int,
     received_bytes: int,
     is_api: bool,
+    limit: int = RESPONSE_LIMIT_BYTES,
 ) -> tuple[dict[str, Any], ExchangeError | None]:
     """``result`` and ``error``, with replies dropped from the end if the answer
     would not fit Lambda's response limit (then the error is ``message_too_large``).
 
     The replies are already bounded by MAX_RESULT_BYTES as they arrive; this is
     the last guarantee, for what the runtime's separators add to a result, and
-    escaping to an API body. A small result is not measured: the messages sent
+    escaping to an API body. ``limit`` is the result's share of the response (a
+    fleet's targets share it). A small result is not measured: the messages sent
     and the replies kept (``sent_bytes``, ``received_bytes``: compact JSON) at
     most double in either form.
     """
-    if 2 * (sent_bytes + received_bytes) + RESULT_OVERHEAD_BYTES <= RESPONSE_LIMIT_BYTES:
+    if 2 * (sent_bytes + received_bytes) + RESULT_OVERHEAD_BYTES <= limit:
         return result, error
 
     def size() -> int:
         return response_size(api_response(result, error) if is_api else result)
 
     received = result["received"]
-    while received and size() > RESPONSE_LIMIT_BYTES:
+    while received and size() > limit:
         del received[len(received) * 9 // 10 :]
         if not isinstance(error, MessageTooLarge):
             error = MessageTooLarge(
                 "The replies exceed what one Lambda response can carry (6 MB); "
                 "lower MAX_RESULT_BYTES or ask the server for less."
+                if limit == RESPONSE_LIMIT_BYTES
+                else f"The replies exceed this target's share of the response ({limit} bytes "
+                "of Lambda's 6 MB); run fewer targets per invocation or ask the server for less."
             )
             result["ok"] = False
             result["error"] = error.as_dict()
     return result, error
+
+
+# A fleet's answer besides its targets' results: the envelope, the summary, and each
+# target's name as a key.
+FLEET_OVERHEAD_BYTES = 16 * 1024
+PER_TARGET_OVERHEAD_BYTES = 256
+
+
+def target_share(count: int) -> int:
+    """Bytes of Lambda's response each of ``count`` targets' results may take."""
+    room = RESPONSE_LIMIT_BYTES - FLEET_OVERHEAD_BYTES - PER_TARGET_OVERHEAD_BYTES * count
+    return room // max(1, count)
+
+
+def fleet_result(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A fleet invocation's answer: every target's result, and how many succeeded."""
+    succeeded = sum(1 for result in results.values() if result["ok"])
+    return {
+        "ok": succeeded == len(results),
+        "targets": results,
+        "summary": {"total": len(results), "ok": succeeded, "failed": len(results) - succeeded},
+    }
+
+
+def fleet_api_response(answer: dict[str, Any], errors: list[ExchangeError]) -> dict[str, Any]:
+    """A fleet's API answer: 200 when every target succeeded, else the status of the
+    first target (in the order named) that failed."""
+    return {
+        "statusCode": errors[0].status_code if errors else 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(answer, ensure_ascii=False, separators=(",", ":"), allow_nan=False),
+    }

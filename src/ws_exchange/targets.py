@@ -156,7 +156,7 @@ def request_fields(target: Target, invocation: Mapping[str, Any]) -> dict[str, A
 
 
 # The last fleet read, with what it was read from: the file's identity and the environment.
-_last: tuple[tuple[Any, ...], Fleet | None | ConfigError] | None = None
+_last: tuple[tuple[Any, ...], Fleet | ConfigError | None] | None = None
 
 
 def load_fleet(environ: Mapping[str, str]) -> Fleet | None:
@@ -181,19 +181,21 @@ def load_fleet(environ: Mapping[str, str]) -> Fleet | None:
             ) from None
         return None
     except OSError:
-        raise ConfigError(f"The targets file {configured or DEFAULT_TARGETS_FILE} cannot be read.") from None
+        raise ConfigError(
+            f"The targets file {configured or DEFAULT_TARGETS_FILE} cannot be read."
+        ) from None
     key = (path, identity, tuple(map(environ.get, VARIABLES)))
     if _last is not None and _last[0] == key:
         return _raise_or_return(_last[1])
     try:
-        fleet: Fleet | None | ConfigError = read_fleet(path, environ)
+        fleet: Fleet | ConfigError | None = read_fleet(path, environ)
     except ConfigError as error:
         fleet = error
     _last = (key, fleet)
     return _raise_or_return(fleet)
 
 
-def _raise_or_return(fleet: Fleet | None | ConfigError) -> Fleet | None:
+def _raise_or_return(fleet: Fleet | ConfigError | None) -> Fleet | None:
     if isinstance(fleet, ConfigError):
         raise fleet
     return fleet
@@ -205,7 +207,9 @@ def _path(value: str, root: str | None) -> str:
     if PurePath(value).is_absolute():
         return value
     if ".." in PurePath(value).parts:
-        raise ConfigError("TARGETS_FILE must name a file inside the function's package, without '..'.")
+        raise ConfigError(
+            "TARGETS_FILE must name a file inside the function's package, without '..'."
+        )
     return str(Path(root or tls.PACKAGE_ROOT) / value)
 
 
@@ -222,24 +226,30 @@ def read_fleet(path: str, environ: Mapping[str, str]) -> Fleet | None:
     try:
         document = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        where = (
+            f" (line {exc.lineno}, column {exc.colno})"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
         raise ConfigError(f"The targets file {shown} is not valid JSON{where}.") from None
     return parse_fleet(document, environ, shown=shown)
 
 
-def parse_fleet(document: Any, environ: Mapping[str, str], *, shown: str = DEFAULT_TARGETS_FILE) -> Fleet | None:
+def parse_fleet(
+    document: Any, environ: Mapping[str, str], *, shown: str = DEFAULT_TARGETS_FILE
+) -> Fleet | None:
     """Validate a targets file's decoded ``document`` over ``environ``. Pure."""
     if not isinstance(document, dict):
-        raise ConfigError(f"The targets file {shown} must be a JSON object with a \"targets\" list.")
+        raise ConfigError(f'The targets file {shown} must be a JSON object with a "targets" list.')
     extra = sorted(set(document) - {"$schema", "targets"})
     if extra:
         raise ConfigError(
             f"The targets file {shown} has fields it does not accept: {', '.join(extra)} "
-            "(only \"targets\" and \"$schema\")."
+            '(only "targets" and "$schema").'
         )
     entries = document.get("targets", [])
     if not isinstance(entries, list):
-        raise ConfigError(f"The targets file {shown}: \"targets\" must be a list of targets.")
+        raise ConfigError(f'The targets file {shown}: "targets" must be a list of targets.')
     if not entries:
         return None
     targets: dict[str, Target] = {}
@@ -275,7 +285,9 @@ def parse_target(name: str, entry: Mapping[str, Any], environ: Mapping[str, str]
             raise ConfigError("its group must be 1 to 63 lower-case letters, digits and '-'.")
         if not isinstance(tags, list) or not all(isinstance(tag, str) and tag for tag in tags):
             raise ConfigError("its tags must be a list of non-empty strings.")
-        overlay = {SETTINGS[key]: _variable_value(key, entry[key]) for key in entry if key in SETTINGS}
+        overlay = {
+            SETTINGS[key]: _variable_value(key, entry[key]) for key in entry if key in SETTINGS
+        }
         config = load_config(_laid_over(environ, overlay))
         _check_defaults(defaults)
     except ExchangeError as error:
@@ -352,5 +364,7 @@ def max_concurrency(environ: Mapping[str, str]) -> int:
     except ValueError:
         value = 0
     if not 1 <= value <= MAX_CONCURRENCY_LIMIT:
-        raise ConfigError(f"MAX_CONCURRENCY must be a whole number between 1 and {MAX_CONCURRENCY_LIMIT}.")
+        raise ConfigError(
+            f"MAX_CONCURRENCY must be a whole number between 1 and {MAX_CONCURRENCY_LIMIT}."
+        )
     return value

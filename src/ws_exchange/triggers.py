@@ -184,7 +184,9 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
 def _selection(payload: Mapping[str, Any], where: str) -> Selection:
     named = [key for key in ("target", "targets", "group") if key in payload]
     if len(named) > 1:
-        raise InvalidRequest(f"The {where} may carry one of target, targets and group, not several.")
+        raise InvalidRequest(
+            f"The {where} may carry one of target, targets and group, not several."
+        )
     if "target" in payload:
         return Selection(names=(_target_name(payload["target"], "target"),), single=True)
     if "group" in payload:
@@ -193,7 +195,9 @@ def _selection(payload: Mapping[str, Any], where: str) -> Selection:
     if value == "*":
         return Selection()
     if not isinstance(value, list) or not value:
-        raise InvalidRequest('targets must be "*" (every target) or a non-empty list of target names.')
+        raise InvalidRequest(
+            'targets must be "*" (every target) or a non-empty list of target names.'
+        )
     names = tuple(_target_name(name, "targets") for name in value)
     if len(set(names)) != len(names):
         raise InvalidRequest("targets names a target more than once.")
