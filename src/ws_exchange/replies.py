@@ -17,11 +17,12 @@ from .plan import Plan, Progress
 from .redaction import scrubber
 
 # plan.MEMORY_BUDGET_BYTES: Python objects take far more memory than the JSON
-# text they decode from: an empty list is 3 bytes of text and 64 bytes of memory, and ordinary replies
-# take about 10 times their text. Replies are also charged an estimate of their
-# decoded size (64 bytes per value), so that no server can exhaust a 128 MB
-# function within MAX_RESULT_BYTES. Measured peaks (tests/integration/test_memory.py):
-# 4 MiB of ordinary replies fit; the costliest floods stop below 100 MiB of RSS.
+# text they decode from: an empty list is 3 bytes of text and 64 bytes of
+# memory, and ordinary replies take about 10 times their text. Replies are also
+# charged an estimate of their decoded size (64 bytes per value), so that no
+# server can exhaust a 128 MB function within MAX_RESULT_BYTES. Measured peaks
+# (tests/integration/test_memory.py): 4 MiB of ordinary replies fit; the
+# costliest floods stop below 100 MiB of RSS.
 _BYTES_PER_VALUE = 64
 
 
