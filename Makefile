@@ -91,6 +91,8 @@ lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	@echo "==> checking the targets files"
+	PYTHONPATH=src $(PY) -m ws_exchange.targets src/targets.json local_stack/targets.json
 
 $(SAM_STAMP): requirements-sam.txt
 	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "make: need python3.13 (or python3 >= 3.11) on PATH" >&2; exit 1; }

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -368,3 +369,35 @@ def max_concurrency(environ: Mapping[str, str]) -> int:
             f"MAX_CONCURRENCY must be a whole number between 1 and {MAX_CONCURRENCY_LIMIT}."
         )
     return value
+
+
+# Stands in for the environment when a targets file is checked before deployment
+# (the build, `make lint`): what a target leaves to the environment is not its fault.
+CHECK_ENVIRONMENT = {
+    "WEBSOCKET_URI": "wss://environment.invalid/",
+    "TOKEN_SECRET_ID": "environment-secret",
+}
+
+
+def check_file(path: str) -> list[str]:
+    """Every problem of the targets file at ``path``, in the function's words."""
+    environ = {**CHECK_ENVIRONMENT, "LAMBDA_TASK_ROOT": str(Path(path).resolve().parent)}
+    try:
+        fleet = read_fleet(path, environ)
+    except ConfigError as error:
+        return [error.message]
+    if fleet is None:
+        return []
+    return [target.error.message for target in fleet.targets.values() if target.error]
+
+
+def main(argv: list[str]) -> int:
+    """``python -m ws_exchange.targets FILE...``: check targets files (the build runs it)."""
+    problems = [f"{path}: {problem}" for path in argv for problem in check_file(path)]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -179,3 +179,62 @@ def test_invalid_json_names_the_line(tmp_path: Path) -> None:
 def test_max_concurrency_is_bounded(value: str) -> None:
     with pytest.raises(ConfigError, match="MAX_CONCURRENCY"):
         targets.max_concurrency({"MAX_CONCURRENCY": value})
+
+
+# --- the shipped files ----------------------------------------------------------------
+
+SHIPPED = [ROOT / "src" / "targets.json", ROOT / "local_stack" / "targets.json"]
+
+
+def test_the_schema_is_a_valid_json_schema() -> None:
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(
+        json.loads((ROOT / "src" / "targets.schema.json").read_text())
+    )
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: str(path.relative_to(ROOT)))
+def test_the_shipped_targets_files_are_valid_for_editors_and_the_function(path: Path) -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((ROOT / "src" / "targets.schema.json").read_text())
+    document = json.loads(path.read_text())
+    assert list(Draft202012Validator(schema).iter_errors(document)) == []
+    assert targets.check_file(str(path)) == []
+    assert (path.parent / document["$schema"]).resolve() == ROOT / "src" / "targets.schema.json"
+
+
+def test_the_check_the_build_runs_fails_on_a_bad_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "targets.json"
+    path.write_text(json.dumps({"targets": [{"name": "a", "auth_mode": "header"}]}))
+
+    assert targets.main([str(path)]) == 1
+    assert "Target 'a': AUTH_HEADER is required" in capsys.readouterr().err
+    path.write_text(json.dumps({"targets": [{"name": "a", "websocket_uri": "wss://a.example/"}]}))
+    assert targets.main([str(path)]) == 0
+
+
+def test_what_the_schema_refuses_the_function_refuses_too() -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((ROOT / "src" / "targets.schema.json").read_text())
+    validator = Draft202012Validator(schema)
+    for entry in (
+        {"name": "a", "websocket_url": "wss://x"},
+        {"name": "a", "message": 1, "messages": [1]},
+        {"name": "A"},
+        {"name": "a", "max_attempts": 0},
+    ):
+        assert list(validator.iter_errors({"targets": [entry]})), entry
+        problem: str | None
+        try:
+            parsed = parse_fleet({"targets": [entry]}, BASE)
+            assert parsed is not None
+            error = next(iter(parsed.targets.values())).error
+            problem = None if error is None else error.message
+        except ConfigError as error:
+            problem = error.message
+        assert problem is not None, entry
