@@ -176,7 +176,8 @@ def load_fleet(environ: Mapping[str, str]) -> Fleet | None:
         stat = os.stat(path)
         identity: Any = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     except FileNotFoundError:
-        if configured:
+        # Only a file named on purpose must exist: the template names the default one.
+        if configured and configured != DEFAULT_TARGETS_FILE:
             raise ConfigError(
                 f"TARGETS_FILE names {configured}, which is not in the function's package."
             ) from None

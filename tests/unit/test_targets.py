@@ -164,6 +164,9 @@ def test_the_file_is_read_once_while_it_and_the_environment_stay_the_same(
 
 def test_without_a_targets_file_there_is_no_fleet(tmp_path: Path) -> None:
     assert load_fleet({**BASE, "LAMBDA_TASK_ROOT": str(tmp_path)}) is None
+    # As the template names it: the default file, absent, is no fleet either.
+    named = {**BASE, "LAMBDA_TASK_ROOT": str(tmp_path), "TARGETS_FILE": "targets.json"}
+    assert load_fleet(named) is None
     with pytest.raises(ConfigError, match="TARGETS_FILE names"):
         load_fleet({**BASE, "TARGETS_FILE": str(tmp_path / "missing.json")})
 
