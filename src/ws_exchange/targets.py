@@ -296,7 +296,9 @@ def parse_target(name: str, entry: Mapping[str, Any], environ: Mapping[str, str]
         return Target(
             name=name,
             config=None,
-            error=ConfigError(f"Target {name!r}: {_in_target_words(error.message, entry)}"),
+            error=ConfigError(
+                f"Target {name!r}: {_in_target_words(error.message, entry, environ)}"
+            ),
             defaults=defaults,
             group=group if isinstance(group, str) else None,
         )
@@ -338,11 +340,11 @@ def _variable_value(key: str, value: Any) -> str:
     return json.dumps(value)
 
 
-def _in_target_words(message: str, entry: Mapping[str, Any]) -> str:
-    """``message`` with the variables the target sets named by the target's keys."""
-    for key in entry:
-        variable = SETTINGS.get(key)
-        if variable is not None:
+def _in_target_words(message: str, entry: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """``message`` with each setting named by the target's key, but those the target
+    leaves to the environment, which sets them: the fix is where the value is."""
+    for key, variable in SETTINGS.items():
+        if key in entry or not (environ.get(variable) or "").strip():
             message = re.sub(rf"\b{variable}\b", key, message)
     return message
 

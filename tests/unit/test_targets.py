@@ -63,9 +63,19 @@ def test_one_bad_target_is_a_config_error_for_it_alone_in_its_own_words() -> Non
     assert chosen.targets["good"].error is None
     error = chosen.targets["bad"].error
     assert error is not None and error.type == "config_error"
-    assert error.message.startswith("Target 'bad': websocket_uri must use wss://")
-    # The variable the environment holds keeps its own name.
-    assert "ALLOW_INSECURE_WEBSOCKET" in error.message
+    assert error.message == (
+        "Target 'bad': websocket_uri must use wss://; ws:// needs allow_insecure_websocket=true."
+    )
+
+
+def test_a_setting_the_environment_holds_keeps_the_environments_name() -> None:
+    environ = {**BASE, "OPEN_TIMEOUT_SECONDS": "0"}
+    error = fleet({"name": "a"}, environ=environ).targets["a"].error
+    assert error is not None
+    assert error.message.startswith("Target 'a': OPEN_TIMEOUT_SECONDS must be greater than 0")
+    missing = fleet({"name": "b", "auth_mode": "header"}).targets["b"].error
+    assert missing is not None
+    assert missing.message.startswith("Target 'b': auth_header is required with auth_mode header")
 
 
 def test_an_unknown_setting_names_the_closest_known_one() -> None:
@@ -215,7 +225,7 @@ def test_the_check_the_build_runs_fails_on_a_bad_target(
     path.write_text(json.dumps({"targets": [{"name": "a", "auth_mode": "header"}]}))
 
     assert targets.main([str(path)]) == 1
-    assert "Target 'a': AUTH_HEADER is required" in capsys.readouterr().err
+    assert "Target 'a': auth_header is required" in capsys.readouterr().err
     path.write_text(json.dumps({"targets": [{"name": "a", "websocket_uri": "wss://a.example/"}]}))
     assert targets.main([str(path)]) == 0
 
