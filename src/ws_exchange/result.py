@@ -138,8 +138,53 @@ def fleet_result(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def fleet_api_response(answer: dict[str, Any], errors: list[ExchangeError]) -> dict[str, Any]:
     """A fleet's API answer: 200 when every target succeeded, else the status of the
     first target (in the order named) that failed."""
+    if errors:
+        status = errors[0].status_code
+    else:
+        status = 200 if answer["ok"] else MessageTooLarge.status_code
     return {
-        "statusCode": errors[0].status_code if errors else 200,
+        "statusCode": status,
         "headers": {"Content-Type": "application/json"},
         "body": json.dumps(answer, ensure_ascii=False, separators=(",", ":"), allow_nan=False),
     }
+
+
+def fit_fleet(answer: dict[str, Any], *, known_bytes: int, is_api: bool) -> dict[str, Any]:
+    """``answer``, within Lambda's response limit whatever its results hold.
+
+    Each result was already fitted to its share; this is the last guarantee, for
+    what a share's estimate does not count (a server's long handshake headers).
+    The largest results lose their replies and headers first, and say so. An
+    answer whose messages and replies (``known_bytes``) and headers are small is
+    not measured.
+    """
+    results = answer["targets"]
+    # A server chooses its handshake headers (up to websockets' limits, ~1 MB).
+    headers = sum(
+        len(name) + len(value)
+        for result in results.values()
+        for name, value in result["connection"]["headers"].items()
+    )
+    if 2 * (known_bytes + headers) + RESULT_OVERHEAD_BYTES * len(results) <= RESPONSE_LIMIT_BYTES:
+        return answer
+
+    def size() -> int:
+        return response_size({"body": json.dumps(answer)} if is_api else answer)
+
+    by_size = sorted(results, key=lambda name: response_size(results[name]), reverse=True)
+    for name in by_size:
+        if size() <= RESPONSE_LIMIT_BYTES:
+            break
+        result = results[name]
+        result["received"] = []
+        result["connection"] = {**result["connection"], "headers": {}}
+        if result["ok"]:
+            answer["summary"]["ok"] -= 1
+            answer["summary"]["failed"] += 1
+            answer["ok"] = False
+        result["ok"] = False
+        result["error"] = MessageTooLarge(
+            "The fleet's answer would not fit Lambda's 6 MB response: this target's "
+            "replies were dropped; run fewer targets per invocation."
+        ).as_dict()
+    return answer

@@ -33,6 +33,7 @@ from .result import (
     RESULT_OVERHEAD_BYTES,
     api_response,
     build_result,
+    fit_fleet,
     fit_response,
     fleet_api_response,
     fleet_result,
@@ -232,6 +233,10 @@ def _fleet(
             raise errors[0]
         return result
     answer = fleet_result(results)
+    known = sum(
+        job.progress.received_bytes + (job.plan.sent_bytes if job.plan else 0) for job in jobs
+    )
+    answer = fit_fleet(answer, known_bytes=known, is_api=trigger.is_api)
     observability.record_fleet(answer, trigger, _ms_since(started))
     if trigger.is_api:
         return fleet_api_response(answer, errors)
@@ -246,7 +251,7 @@ def _fleet(
 class _Job:
     """One target of a fleet invocation: its plan, and what has happened to it."""
 
-    __slots__ = ("checked", "error", "plan", "progress", "started", "target")
+    __slots__ = ("checked", "error", "plan", "progress", "running", "started", "target")
 
     def __init__(self, target: targets.Target, planned: Plan | ExchangeError, started: float):
         self.target = target
@@ -255,6 +260,8 @@ class _Job:
         self.progress = Progress(started_at=started)
         self.checked: list[dict[str, Any]] = []
         self.started = started
+        # Whether it got one of the MAX_CONCURRENCY slots.
+        self.running = False
 
     async def run(self, deadline: Deadline, slots: asyncio.Semaphore) -> None:
         assert self.plan is not None and self.target.config is not None
@@ -262,6 +269,7 @@ class _Job:
         try:
             async with asyncio.timeout_at(deadline.at + GIVE_UP_AFTER_DEADLINE_SECONDS):
                 async with slots:
+                    self.running = True
                     await run(self.plan, store, deadline, self.progress)
             self.checked, failed = _evaluate(self.plan, self.progress, deadline, self.started)
             if failed is not None:
@@ -269,14 +277,13 @@ class _Job:
         except ExchangeError as exc:
             self.error = exc
         except TimeoutError:
-            waited = self.progress.attempts == 0 and not self.progress.secret_ms
             self.error = ConnectTimeout(
                 "The target did not finish before the Lambda deadline"
                 + (
-                    " (it waited for a free slot: raise MAX_CONCURRENCY, or split the fleet "
-                    "into groups with schedules of their own)."
-                    if waited
-                    else "."
+                    "."
+                    if self.running
+                    else " (it waited for a free slot: raise MAX_CONCURRENCY, or split the "
+                    "fleet into groups with schedules of their own)."
                 )
             )
         except Exception as exc:
