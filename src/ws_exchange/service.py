@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import checks, observability, offload, scenario, targets
@@ -205,6 +204,9 @@ def _fleet(
     ]
     runnable = [job for job in jobs if job.plan is not None]
     if runnable:
+        # Here, not at the top: a deployment without targets never loads the pool's module.
+        from concurrent.futures import ThreadPoolExecutor
+
         pool = ThreadPoolExecutor(
             max_workers=min(limit, len(runnable)), thread_name_prefix="fleet-credentials"
         )
