@@ -27,6 +27,7 @@ from .errors import (
 from .event_loop import EventLoop
 from .exchange import run
 from .plan import MEMORY_BUDGET_BYTES, Plan, Progress, SecretStore
+from .redaction import scrubber
 from .result import (
     RESPONSE_LIMIT_BYTES,
     RESULT_OVERHEAD_BYTES,
@@ -203,6 +204,10 @@ def _fleet(
         for target in chosen
     ]
     runnable = [job for job in jobs if job.plan is not None]
+    # A key in any target's URI is scrubbed from every result, whichever opens last.
+    scrubber.remember_fleet(
+        value for job in runnable if job.plan for value in job.plan.config.query_values
+    )
     if runnable:
         # Here, not at the top: a deployment without targets never loads the pool's module.
         from concurrent.futures import ThreadPoolExecutor

@@ -311,3 +311,29 @@ def test_metrics_name_each_target_and_count_invalid_requests_apart(
     assert {line.get("target") for line in lines if line.get("message") == "exchange failed"} == {
         "down"
     }
+
+
+def test_a_key_in_one_targets_uri_is_scrubbed_though_others_open_after_it(
+    run: Invoke, servers: list[ScriptedServer], targets_file: Any
+) -> None:
+    barrier = threading.Barrier(2, timeout=BARRIER_SECONDS)
+    key = uuid.uuid4().hex
+
+    def echo_path(connection: ServerConnection) -> None:
+        assert connection.request is not None
+        barrier.wait()  # both targets have opened before either answers
+        for _ in connection:
+            connection.send(json.dumps({"path": connection.request.path}))
+
+    env = targets_file(
+        [
+            {"name": "keyed", "websocket_uri": serve(servers, echo_path) + f"/?api_key={key}"},
+            {"name": "other", "websocket_uri": serve(servers, echo_path) + "/?region=eu-west-1x"},
+        ]
+    )
+
+    answer = run({"targets": "*"}, **env)
+
+    assert answer["summary"]["ok"] == 2, answer
+    assert key not in json.dumps(answer)
+    assert answer["targets"]["keyed"]["received"] == [{"path": "/?api_key=[redacted]"}]
