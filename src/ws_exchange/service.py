@@ -83,8 +83,8 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
             return _fleet(chosen, request, selection.single, trigger, context, started)
         if request.selection is not None:
             raise InvalidRequest(
-                "This deployment has no targets file, so there are no targets to name: "
-                "leave out target, targets and group."
+                "This deployment has no targets (no targets file, or one that lists none): "
+                "leave out target, targets and group, or add targets to the targets file."
             )
     except ExchangeError as exc:
         error = exc

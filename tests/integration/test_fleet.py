@@ -342,6 +342,6 @@ def test_a_key_in_one_targets_uri_is_scrubbed_though_others_open_after_it(
 def test_without_targets_naming_one_is_invalid_and_plain_runs_are_unchanged(run: Invoke) -> None:
     refused = run({"target": "prices"})
     assert refused["error"]["type"] == "invalid_request"
-    assert "no targets file" in refused["error"]["message"]
+    assert "has no targets" in refused["error"]["message"]
     plain = run({})
     assert plain["ok"] is True and "target" not in plain and "targets" not in plain
