@@ -345,3 +345,31 @@ def test_without_targets_naming_one_is_invalid_and_plain_runs_are_unchanged(run:
     assert "has no targets" in refused["error"]["message"]
     plain = run({})
     assert plain["ok"] is True and "target" not in plain and "targets" not in plain
+
+
+def test_each_target_sends_its_own_credential_and_only_to_its_own_endpoint(
+    run: Invoke,
+    servers: list[ScriptedServer],
+    targets_file: Any,
+    secrets_manager: LocalSecretsManager,
+) -> None:
+    tokens = {name: uuid.uuid4().hex for name in ("a", "b")}
+    secret_ids = {
+        name: secrets_manager.put_secret(f"test/{uuid.uuid4()}", json.dumps({"token": token}))
+        for name, token in tokens.items()
+    }
+    barrier = threading.Barrier(2, timeout=BARRIER_SECONDS)
+    uris = {name: serve(servers, answer_after(barrier, name)) for name in tokens}
+    env = targets_file(
+        [
+            {"name": name, "websocket_uri": uris[name], "token_secret_id": secret_ids[name]}
+            for name in tokens
+        ]
+    )
+
+    answer = run({"targets": "*"}, **env)
+
+    assert answer["summary"]["ok"] == 2, answer
+    for server, name in zip(servers, tokens, strict=True):
+        assert [h["Authorization"] for h in server.handshakes] == [f"Bearer {tokens[name]}"]
+    assert not any(token in json.dumps(answer) for token in tokens.values())

@@ -251,3 +251,15 @@ def test_what_the_schema_refuses_the_function_refuses_too() -> None:
         except ConfigError as error:
             problem = error.message
         assert problem is not None, entry
+
+
+def test_the_local_fleet_events_name_targets_of_the_local_targets_file() -> None:
+    local = parse_fleet(json.loads((ROOT / "local_stack" / "targets.json").read_text()), BASE)
+    assert local is not None
+    for path in sorted((ROOT / "events" / "fleet").glob("*.json")):
+        if path.name.startswith("env"):
+            continue
+        request = parse_payload(json.loads(path.read_text()))
+        assert request.selection is not None, path.name
+        selection = request.selection
+        assert local.choose(selection.names, selection.group), path.name
