@@ -50,8 +50,6 @@ class Plan:
     drain_on_close: bool = False
     # The invocation's request id, for the ``request_id`` placeholder.
     request_id: str | None = None
-    # Estimated memory the decoded replies may take (a fleet's targets share the function's).
-    memory_budget: int = MEMORY_BUDGET_BYTES
 
 
 def _no_connection() -> dict[str, Any]:
@@ -66,6 +64,8 @@ class Progress:
     received: list[Any] = field(default_factory=list)
     received_bytes: int = 0
     memory_estimate: int = 0
+    # What memory_estimate may reach: a fleet's targets share the function's.
+    memory_budget: int = MEMORY_BUDGET_BYTES
     attempts: int = 0
     subprotocol: str | None = None
     secret_ms: float = 0.0

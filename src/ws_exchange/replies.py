@@ -30,7 +30,7 @@ def keep(frame: str | bytes, plan: Plan, progress: Progress) -> Any:
     """Keep a received frame in ``progress``: scrubbed of credentials, within the
     result's size and memory budgets; return the reply as kept."""
     progress.memory_estimate += _memory_estimate(frame)
-    if progress.memory_estimate > plan.memory_budget:
+    if progress.memory_estimate > progress.memory_budget:
         raise MessageTooLarge(
             "The replies would need more memory than the function can spare; "
             "ask the server for less, or over several invocations."

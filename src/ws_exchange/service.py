@@ -200,7 +200,7 @@ def _fleet(
     share = target_share(len(chosen))
     memory = MEMORY_BUDGET_BYTES // len(chosen)
     jobs = [
-        _Job(target, _target_plan(target, request, request_id, share, memory), started)
+        _Job(target, _target_plan(target, request, request_id, share), started, memory)
         for target in chosen
     ]
     runnable = [job for job in jobs if job.plan is not None]
@@ -260,11 +260,17 @@ class _Job:
 
     __slots__ = ("checked", "error", "plan", "progress", "running", "started", "target")
 
-    def __init__(self, target: targets.Target, planned: Plan | ExchangeError, started: float):
+    def __init__(
+        self,
+        target: targets.Target,
+        planned: Plan | ExchangeError,
+        started: float,
+        memory_budget: int,
+    ):
         self.target = target
         self.plan = planned if isinstance(planned, Plan) else None
         self.error = planned if isinstance(planned, ExchangeError) else None
-        self.progress = Progress(started_at=started)
+        self.progress = Progress(started_at=started, memory_budget=memory_budget)
         self.checked: list[dict[str, Any]] = []
         self.started = started
         # Whether it got one of the MAX_CONCURRENCY slots.
@@ -327,7 +333,7 @@ async def _run_all(jobs: list[_Job], deadline: Deadline, limit: int) -> None:
 
 
 def _target_plan(
-    target: targets.Target, request: Request, request_id: str | None, share: int, memory: int
+    target: targets.Target, request: Request, request_id: str | None, share: int
 ) -> Plan | ExchangeError:
     """What one target does in this invocation, or why it cannot run (no I/O)."""
     if target.error is not None or target.config is None:
@@ -336,7 +342,7 @@ def _target_plan(
         own = parse_payload(
             targets.request_fields(target, request.fields), where=f"request for {target.name}"
         )
-        return make_plan(target.config, own, request_id, response_limit=share, memory_budget=memory)
+        return make_plan(target.config, own, request_id, response_limit=share)
     except ExchangeError as exc:
         return exc
 
@@ -347,12 +353,11 @@ def make_plan(
     request_id: str | None = None,
     *,
     response_limit: int = RESPONSE_LIMIT_BYTES,
-    memory_budget: int = MEMORY_BUDGET_BYTES,
 ) -> Plan:
     """What this invocation does: the request's choices, else the configuration's.
 
-    ``response_limit`` and ``memory_budget`` are the result's share of Lambda's
-    response and of the function's memory (a fleet's targets share them).
+    ``response_limit`` is the result's share of Lambda's response (a fleet's
+    targets share it).
 
     Raises:
         InvalidRequest: the messages leave no room for replies in Lambda's response,
@@ -406,7 +411,6 @@ def make_plan(
         result_budget=min(config.max_result_bytes, room),
         drain_on_close=drain,
         request_id=request_id,
-        memory_budget=memory_budget,
     )
 
 
