@@ -68,7 +68,7 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 	@touch $@
 	@echo "==> $(VENV) ready"
 
-demo: $(STAMP) ## start the local stack, run every sample event and scenario, then one exchange per AUTH_MODE (RAW=1: raw JSON logs)
+demo: $(STAMP) ## start the local stack, run every sample event and scenario, one exchange per AUTH_MODE, then all as one fleet (RAW=1: raw JSON logs)
 	$(PY) -m local_stack demo $(strip $(OUTPUT_FLAGS))
 
 stack: $(STAMP) ## run the local stack in the foreground for `make invoke` (Ctrl-C stops it)
@@ -91,6 +91,8 @@ lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	@echo "==> checking the targets files"
+	PYTHONPATH=src $(PY) -m ws_exchange.targets src/targets.json local_stack/targets.json
 
 $(SAM_STAMP): requirements-sam.txt
 	@test -n "$(BOOTSTRAP_PYTHON)" || { echo "make: need python3.13 (or python3 >= 3.11) on PATH" >&2; exit 1; }

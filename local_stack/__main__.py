@@ -22,6 +22,10 @@ then runs, through the same runtime as Lambda's where it is installed:
    secret stored as ``demo/<mode>``, and the counterpart's AWS credentials as
    the function's role credentials (what ``sigv4`` signs with).
 
+3. a fleet: every endpoint above as one target of a targets file (as
+   ``local_stack/targets.json`` names them for ``make stack``), all run by one
+   invocation, ``{"targets": "*"}``, concurrently.
+
 Each answer is printed under a header (``--- direct.json: OK``,
 ``--- scenarios/login.json: OK``, ``--- AUTH_MODE=basic: OK``); the last line
 counts them all (``demo: 22 of 22 exchanges succeeded``), and the exit status is
@@ -218,6 +222,51 @@ def demo_scenarios(
     return results
 
 
+def demo_fleet(
+    spec: FunctionSpec,
+    variables: Mapping[str, str],
+    secrets_manager: LocalSecretsManager,
+    stack: LocalCredentialStack,
+    raw: bool = False,
+) -> bool:
+    """Run every endpoint of the demo as one fleet invocation (the secrets are stored)."""
+    import tempfile
+
+    from local_stack.credentials.stack import ENDPOINTS
+    from local_stack.serve import mode_env_vars
+
+    entries = [
+        {
+            "name": "stack",
+            "group": "stack",
+            "websocket_uri": variables["WEBSOCKET_URI"],
+            "token_secret_id": variables["TOKEN_SECRET_ID"],
+        }
+    ]
+    for name in ENDPOINTS:
+        settings = mode_env_vars(stack, name)["ExchangeFunction"]
+        entries.append(
+            {
+                "name": name.replace("_", "-"),
+                "group": "credentials",
+                **{variable.lower(): value for variable, value in settings.items()},
+            }
+        )
+    print(
+        f"\nfleet: {len(entries)} targets in one invocation, at once "
+        "(`make stack` + `make invoke ENV=events/fleet/env-local.json "
+        "EVENT=events/fleet/all.json` does the same)",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "targets.json"
+        path.write_text(json.dumps({"targets": entries}))
+        fleet = {**variables, "TARGETS_FILE": str(path), "ALLOW_INSECURE_WEBSOCKET": "true"}
+        process_environment = {**secrets_manager.environment, **stack.aws_environment}
+        with _invoker(spec, fleet, process_environment, raw, announce=False) as run:
+            return _print_outcome(f"fleet ({len(entries)} targets)", run({"targets": "*"}), raw)
+
+
 def demo(template: Path, raw: bool) -> int:
     """Start the local stack and the credential modes' counterparts, run every
     sample event, then one exchange per credential mode."""
@@ -254,6 +303,7 @@ def demo(template: Path, raw: bool) -> int:
         ca_bundle = write_ca_bundle(Path(folder) / CA_BUNDLE_FILE, scenarios.ca_pem)
         results += demo_scenarios(spec, scenarios, ca_bundle, raw)
         results += demo_credential_modes(spec, secrets_manager, credential_stack, raw)
+        results.append(demo_fleet(spec, variables, secrets_manager, credential_stack, raw))
     print(f"demo: {sum(results)} of {len(results)} exchanges succeeded", flush=True)
     return 0 if results and all(results) else FAILED
 

@@ -225,6 +225,16 @@ def apply_env_vars(spec: FunctionSpec, env_vars: Mapping[str, Any]) -> dict[str,
         for name, value in (env_vars.get(scope) or {}).items():
             if name in environment:
                 environment[name] = "" if value is None else str(value)
+    # The local stack's targets file (local_stack/targets.json) is named from the
+    # repository, outside the function's package, where a relative TARGETS_FILE points.
+    targets_file = environment.get("TARGETS_FILE", "")
+    if (
+        targets_file
+        and not Path(targets_file).is_absolute()
+        and not (spec.code_dir / targets_file).is_file()
+        and (ROOT / targets_file).is_file()
+    ):
+        environment["TARGETS_FILE"] = str(ROOT / targets_file)
     return environment
 
 

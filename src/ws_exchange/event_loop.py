@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import socket
 import threading
 from typing import Any
@@ -24,10 +25,17 @@ class EventLoop(asyncio.SelectorEventLoop):
     thread cost ~0.25 ms of a ~3 ms warm invocation on loopback (``make bench``).
 
     It is also where an attempt's DNS and TCP phases start and end: ``watch``
-    is the current attempt's :class:`~.phases.PhaseWatch`.
+    is the current attempt's :class:`~.phases.PhaseWatch`, kept per task, so
+    that targets of a fleet opening connections at once each time their own.
     """
 
-    watch: PhaseWatch | None = None
+    @property
+    def watch(self) -> PhaseWatch | None:
+        return _watch.get()
+
+    @watch.setter
+    def watch(self, watch: PhaseWatch | None) -> None:
+        _watch.set(watch)
 
     async def sock_connect(self, sock: socket.socket, address: Any) -> None:
         watch = self.watch
@@ -69,6 +77,11 @@ class EventLoop(asyncio.SelectorEventLoop):
         if watch is not None:
             watch.end("dns")
         return addresses
+
+
+_watch: contextvars.ContextVar[PhaseWatch | None] = contextvars.ContextVar(
+    "ws_exchange_phase_watch", default=None
+)
 
 
 def _settle(answer: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

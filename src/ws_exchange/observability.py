@@ -8,7 +8,7 @@ import traceback
 from typing import Any
 
 from aws_lambda_powertools.logging import Logger
-from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, Metrics, MetricUnit, single_metric
 
 from .errors import ExchangeError
 from .redaction import scrubber
@@ -30,9 +30,32 @@ logger = Logger(service=SERVICE, json_serializer=_serialize)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
-def record(result: dict[str, Any], error: ExchangeError | None, trigger: Trigger) -> None:
-    """Log the summary line and add the invocation's metrics."""
+def record(
+    result: dict[str, Any],
+    error: ExchangeError | None,
+    trigger: Trigger,
+    *,
+    target: str | None = None,
+) -> None:
+    """Log the summary line and add the invocation's (or one target's) metrics.
+
+    A caller's invalid request is logged and counted apart (``InvalidRequest``):
+    it says nothing about the endpoint, and must never raise the failure alarm.
+    """
+    if error is not None and error.type == "invalid_request":
+        logger.warning(
+            "invalid request",
+            extra={
+                "trigger": trigger.value,
+                "error_type": error.type,
+                "error_message": error.message,
+                **({"target": target} if target else {}),
+            },
+        )
+        metrics.add_metric(name="InvalidRequest", unit=MetricUnit.Count, value=1)
+        return
     summary = {
+        **({"target": target} if target else {}),
         "ok": result["ok"],
         "trigger": trigger.value,
         "endpoint": result["endpoint"],
@@ -82,10 +105,62 @@ def record(result: dict[str, Any], error: ExchangeError | None, trigger: Trigger
         if phase in timings:
             metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=timings[phase])
     tls = result["connection"]["tls"]
+    days_left = None
     if tls is not None and tls["certificate"] is not None:
-        metrics.add_metric(
-            name="CertificateDaysLeft", unit=MetricUnit.Count, value=tls["certificate"]["days_left"]
+        days_left = tls["certificate"]["days_left"]
+        metrics.add_metric(name="CertificateDaysLeft", unit=MetricUnit.Count, value=days_left)
+    if target is not None:
+        _record_target(target, result, error, days_left)
+
+
+def _record_target(
+    target: str, result: dict[str, Any], error: ExchangeError | None, days_left: int | None
+) -> None:
+    """The target's own metrics, in an EMF document with a ``target`` dimension (the
+    dashboard's per-target graphs), beside the service-wide ones the alarms watch."""
+    own = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+    own.add_dimension(name="target", value=target)
+    # 1 or 0: its average over a period is the target's success rate.
+    own.add_metric(name="ExchangeOk", unit=MetricUnit.Count, value=1 if error is None else 0)
+    if error is not None:
+        own.add_metric(name="ExchangeFailed", unit=MetricUnit.Count, value=1)
+    timings = result["timings_ms"]
+    if result["attempts"]:
+        own.add_metric(
+            name="ConnectLatency", unit=MetricUnit.Milliseconds, value=timings["connect"]
         )
+    if result["sent"]:
+        own.add_metric(
+            name="ExchangeLatency", unit=MetricUnit.Milliseconds, value=timings["exchange"]
+        )
+    if days_left is not None:
+        own.add_metric(name="CertificateDaysLeft", unit=MetricUnit.Count, value=days_left)
+    own.flush_metrics()
+
+
+def run_completed() -> None:
+    """One run (a single exchange or a fleet) completed, whatever its outcome: the
+    heartbeat alarm fires when none has for a while."""
+    metrics.add_metric(name="RunsCompleted", unit=MetricUnit.Count, value=1)
+
+
+def record_fleet(answer: dict[str, Any], trigger: Trigger, total_ms: float) -> None:
+    """The fleet invocation's one summary line."""
+    failed = {
+        name: result["error"]["type"]
+        for name, result in answer["targets"].items()
+        if result["error"] is not None
+    }
+    extra = {
+        "trigger": trigger.value,
+        **answer["summary"],
+        "failed_targets": failed,
+        "total_ms": round(total_ms, 2),
+    }
+    if failed:
+        logger.error("fleet finished with failures", extra=extra)
+    else:
+        logger.info("fleet succeeded", extra=extra)
 
 
 # The phases of the successful attempt and of the conversation, one latency metric each.

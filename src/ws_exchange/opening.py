@@ -17,7 +17,7 @@ import time
 
 from websockets.asyncio.client import ClientConnection
 
-from . import handshake, tls
+from . import handshake, offload, tls
 from .closing import close
 from .config import Config
 from .credentials import Prepared, SecretValue
@@ -44,8 +44,12 @@ async def open_connection(
     scrubber.remember_configured(config.query_values)
     started = time.perf_counter()
     try:
-        prepared = _credentials(config, store, deadline, progress, refresh=False)
-        context, context_fresh = _tls_context(config, store, deadline, progress, refresh=False)
+        prepared = await offload.call(
+            _credentials, config, store, deadline, progress, refresh=False
+        )
+        context, context_fresh = await offload.call(
+            _tls_context, config, store, deadline, progress, refresh=False
+        )
         failures = 0
         while True:
             progress.attempts += 1
@@ -66,9 +70,11 @@ async def open_connection(
                 if prepared.fresh and context_fresh:
                     raise
                 log.warning("credential rejected; obtaining it again")
-                prepared = _credentials(config, store, deadline, progress, refresh=True)
-                context, context_fresh = _tls_context(
-                    config, store, deadline, progress, refresh=True
+                prepared = await offload.call(
+                    _credentials, config, store, deadline, progress, refresh=True
+                )
+                context, context_fresh = await offload.call(
+                    _tls_context, config, store, deadline, progress, refresh=True
                 )
                 continue
             except (ConnectFailed, ConnectTimeout, HandshakeFailed) as error:

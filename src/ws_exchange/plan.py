@@ -26,6 +26,10 @@ class SecretStore(Protocol):
     ) -> SecretValue: ...
 
 
+# What the decoded replies of one invocation may take in memory (replies.py says why).
+MEMORY_BUDGET_BYTES = 48 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What one invocation does: the configuration and the request, resolved."""
@@ -60,6 +64,8 @@ class Progress:
     received: list[Any] = field(default_factory=list)
     received_bytes: int = 0
     memory_estimate: int = 0
+    # What memory_estimate may reach: a fleet's targets share the function's.
+    memory_budget: int = MEMORY_BUDGET_BYTES
     attempts: int = 0
     subprotocol: str | None = None
     secret_ms: float = 0.0

@@ -87,6 +87,9 @@ class Scrubber:
         # Values of the configured URI's query string: replaced, not accumulated,
         # so that however many there are, they never push a credential out.
         self._configured: frozenset[str] = frozenset()
+        # The same, for every target of a fleet at once: its targets open connections
+        # concurrently, each replacing the one configuration's values with its own.
+        self._fleet: frozenset[str] = frozenset()
         # Replaced anywhere, longest first: "Bearer <token>" goes whole before "<token>".
         self._anywhere: tuple[str, ...] = ()
         # Replaced where they stand whole.
@@ -101,6 +104,13 @@ class Scrubber:
         configured = frozenset(value for value in values if len(value) >= SHORTEST_ANYWHERE)
         if configured != self._configured:
             self._configured = configured
+            self._sort()
+
+    def remember_fleet(self, values: Iterable[str]) -> None:
+        """Scrub ``values`` (every target's configured ones) beside the configuration's own."""
+        fleet = frozenset(value for value in values if len(value) >= SHORTEST_ANYWHERE)
+        if fleet != self._fleet:
+            self._fleet = fleet
             self._sort()
 
     def remember(self, credentials: Iterable[str]) -> None:
@@ -128,7 +138,7 @@ class Scrubber:
             )
 
     def _sort(self) -> None:
-        known = {*self._credentials, *self._configured}
+        known = {*self._credentials, *self._configured, *self._fleet}
         long = (credential for credential in known if len(credential) >= SHORTEST_ANYWHERE)
         self._anywhere = tuple(sorted(long, key=len, reverse=True))
         self._short = frozenset(known) - frozenset(self._anywhere)
@@ -142,6 +152,7 @@ class Scrubber:
         """Forget every remembered credential (tests)."""
         self._credentials.clear()
         self._configured = frozenset()
+        self._fleet = frozenset()
         self._anywhere = ()
         self._short = frozenset()
 

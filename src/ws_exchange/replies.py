@@ -16,13 +16,13 @@ from .errors import MessageTooLarge
 from .plan import Plan, Progress
 from .redaction import scrubber
 
-# Python objects take far more memory than the JSON text they decode from: an
-# empty list is 3 bytes of text and 64 bytes of memory, and ordinary replies
-# take about 10 times their text. Replies are also charged an estimate of their
-# decoded size (64 bytes per value), so that no server can exhaust a 128 MB
-# function within MAX_RESULT_BYTES. Measured peaks (tests/integration/test_memory.py):
-# 4 MiB of ordinary replies fit; the costliest floods stop below 100 MiB of RSS.
-MEMORY_BUDGET_BYTES = 48 * 1024 * 1024
+# plan.MEMORY_BUDGET_BYTES: Python objects take far more memory than the JSON
+# text they decode from: an empty list is 3 bytes of text and 64 bytes of
+# memory, and ordinary replies take about 10 times their text. Replies are also
+# charged an estimate of their decoded size (64 bytes per value), so that no
+# server can exhaust a 128 MB function within MAX_RESULT_BYTES. Measured peaks
+# (tests/integration/test_memory.py): 4 MiB of ordinary replies fit; the
+# costliest floods stop below 100 MiB of RSS.
 _BYTES_PER_VALUE = 64
 
 
@@ -50,7 +50,7 @@ def keep_value(value: Any, plan: Plan, progress: Progress) -> Any:
 def charge_memory(frame: str | bytes, progress: Progress) -> None:
     """Charge an arriving frame to the memory budget."""
     progress.memory_estimate += _memory_estimate(frame)
-    if progress.memory_estimate > MEMORY_BUDGET_BYTES:
+    if progress.memory_estimate > progress.memory_budget:
         raise MessageTooLarge(
             "The replies would need more memory than the function can spare; "
             "ask the server for less, or over several invocations."
@@ -99,7 +99,7 @@ def charge_variable(name: str, text: str, progress: Progress) -> None:
     estimate = _memory_estimate(text)
     progress.memory_estimate += estimate - progress.variable_memory.get(name, 0)
     progress.variable_memory[name] = estimate
-    if progress.memory_estimate > MEMORY_BUDGET_BYTES:
+    if progress.memory_estimate > progress.memory_budget:
         raise MessageTooLarge(
             f"The variable {name} would take more memory than the function can spare, "
             "with the replies and the other variables; extract parts of large replies, "

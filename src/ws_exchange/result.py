@@ -79,6 +79,7 @@ def fit_response(
     sent_bytes: int,
     received_bytes: int,
     is_api: bool,
+    limit: int = RESPONSE_LIMIT_BYTES,
 ) -> tuple[dict[str, Any], ExchangeError | None]:
     """``result`` and ``error``, with replies (then messages sent) dropped from the
     end if the answer would not fit Lambda's response limit (then the error is
@@ -86,11 +87,12 @@ def fit_response(
 
     The replies are already bounded by MAX_RESULT_BYTES as they arrive; this is
     the last guarantee, for what the runtime's separators add to a result, and
-    escaping to an API body. A small result is not measured: the messages sent
+    escaping to an API body. ``limit`` is the result's share of the response (a
+    fleet's targets share it). A small result is not measured: the messages sent
     and the replies kept (``sent_bytes``, ``received_bytes``: compact JSON) at
     most double in either form.
     """
-    if 2 * (sent_bytes + received_bytes) + RESULT_OVERHEAD_BYTES <= RESPONSE_LIMIT_BYTES:
+    if 2 * (sent_bytes + received_bytes) + RESULT_OVERHEAD_BYTES <= limit:
         return result, error
 
     def size() -> int:
@@ -99,13 +101,94 @@ def fit_response(
     # Replies first; then the messages sent, which a scenario may have built
     # from replies (an API body escapes their quotes once more).
     for kept in (result["received"], result["sent"]):
-        while kept and size() > RESPONSE_LIMIT_BYTES:
+        while kept and size() > limit:
             del kept[len(kept) * 9 // 10 :]
             if not isinstance(error, MessageTooLarge):
                 error = MessageTooLarge(
                     "The replies exceed what one Lambda response can carry (6 MB); "
                     "lower MAX_RESULT_BYTES or ask the server for less."
+                    if limit == RESPONSE_LIMIT_BYTES
+                    else f"The replies exceed this target's share of the response ({limit} "
+                    "bytes of Lambda's 6 MB); run fewer targets per invocation or ask the "
+                    "server for less."
                 )
                 result["ok"] = False
                 result["error"] = error.as_dict()
     return result, error
+
+
+# A fleet's answer besides its targets' results: the envelope, the summary, and each
+# target's name as a key.
+FLEET_OVERHEAD_BYTES = 16 * 1024
+PER_TARGET_OVERHEAD_BYTES = 256
+
+
+def target_share(count: int) -> int:
+    """Bytes of Lambda's response each of ``count`` targets' results may take."""
+    room = RESPONSE_LIMIT_BYTES - FLEET_OVERHEAD_BYTES - PER_TARGET_OVERHEAD_BYTES * count
+    return room // max(1, count)
+
+
+def fleet_result(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A fleet invocation's answer: every target's result, and how many succeeded."""
+    succeeded = sum(1 for result in results.values() if result["ok"])
+    return {
+        "ok": succeeded == len(results),
+        "targets": results,
+        "summary": {"total": len(results), "ok": succeeded, "failed": len(results) - succeeded},
+    }
+
+
+def fleet_api_response(answer: dict[str, Any], errors: list[ExchangeError]) -> dict[str, Any]:
+    """A fleet's API answer: 200 when every target succeeded, else the status of the
+    first target (in the order named) that failed."""
+    if errors:
+        status = errors[0].status_code
+    else:
+        status = 200 if answer["ok"] else MessageTooLarge.status_code
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(answer, ensure_ascii=False, separators=(",", ":"), allow_nan=False),
+    }
+
+
+def fit_fleet(answer: dict[str, Any], *, known_bytes: int, is_api: bool) -> dict[str, Any]:
+    """``answer``, within Lambda's response limit whatever its results hold.
+
+    Each result was already fitted to its share; this is the last guarantee, for
+    what a share's estimate does not count (a server's long handshake headers).
+    The largest results lose their replies and headers first, and say so. An
+    answer whose messages and replies (``known_bytes``) and headers are small is
+    not measured.
+    """
+    results = answer["targets"]
+    # A server chooses its handshake headers (up to websockets' limits, ~1 MB).
+    headers = sum(
+        len(name) + len(value)
+        for result in results.values()
+        for name, value in result["connection"]["headers"].items()
+    )
+    if 2 * (known_bytes + headers) + RESULT_OVERHEAD_BYTES * len(results) <= RESPONSE_LIMIT_BYTES:
+        return answer
+
+    def size() -> int:
+        return response_size({"body": json.dumps(answer)} if is_api else answer)
+
+    by_size = sorted(results, key=lambda name: response_size(results[name]), reverse=True)
+    for name in by_size:
+        if size() <= RESPONSE_LIMIT_BYTES:
+            break
+        result = results[name]
+        result["received"] = []
+        result["connection"] = {**result["connection"], "headers": {}}
+        if result["ok"]:
+            answer["summary"]["ok"] -= 1
+            answer["summary"]["failed"] += 1
+            answer["ok"] = False
+        result["ok"] = False
+        result["error"] = MessageTooLarge(
+            "The fleet's answer would not fit Lambda's 6 MB response: this target's "
+            "replies were dropped; run fewer targets per invocation."
+        ).as_dict()
+    return answer

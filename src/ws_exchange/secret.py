@@ -18,6 +18,7 @@ the secret and point at the fix.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -115,6 +116,8 @@ class SdkSecretStore:
 
     def __init__(self) -> None:
         self._provider: _CountingSecretsProvider | None = None
+        # A fleet's targets read their secrets on threads of their own: one client for all.
+        self._creating = threading.Lock()
 
     @property
     def fetches(self) -> int:
@@ -132,7 +135,10 @@ class SdkSecretStore:
             raise SecretAccessDenied(
                 "No time was left before the Lambda deadline to read the secret.", retryable=True
             )
-        provider = self._provider or self._create_provider()
+        provider = self._provider
+        if provider is None:
+            with self._creating:
+                provider = self._provider or self._create_provider()
         provider.timeout = timeout
         before = provider.fetches
         try:

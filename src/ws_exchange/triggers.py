@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import enum
 import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .checks import CHECK_FIELDS, Checks, parse_checks
@@ -35,10 +36,14 @@ MAX_REPLY_TIMEOUT_SECONDS = 900.0
 # serve is far smaller, and parsing a huge body is work for nothing.
 MAX_BODY_BYTES = 1024 * 1024
 
+# Which targets of the targets file run (a caller only names them).
+SELECTION_FIELDS = frozenset({"target", "targets", "group"})
 _PAYLOAD_FIELDS = (
     frozenset({"message", "messages", "steps", "expected_replies", "reply_timeout_seconds"})
     | CHECK_FIELDS
+    | SELECTION_FIELDS
 )
+_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 # What a scenario's own steps say instead (expect and reply_timeout_seconds still apply).
 _NOT_WITH_STEPS = (
     "message",
@@ -65,6 +70,16 @@ class Trigger(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class Selection:
+    """The targets an invocation names: ``names`` (``None``: all of them) or a ``group``."""
+
+    names: tuple[str, ...] | None = None
+    group: str | None = None
+    # {"target": name}: the answer is that target's own result, not the fleet's.
+    single: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """What one invocation asks for. ``None`` means "use the configured value"."""
 
@@ -75,6 +90,10 @@ class Request:
     checks: Checks | None = None
     # A scenario, instead of messages.
     steps: tuple[Step, ...] | None = None
+    # The targets it names, if any.
+    selection: Selection | None = None
+    # The payload's fields as sent, but the selection: what a target's defaults give way to.
+    fields: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def recognise(event: Any) -> Trigger:
@@ -130,6 +149,10 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
             f"The {where} has fields this function does not accept: "
             f"{', '.join(map(_with_suggestion, unknown[:5]))}."
         )
+    if not SELECTION_FIELDS.isdisjoint(payload):
+        selection = _selection(payload, where)
+        fields = {key: value for key, value in payload.items() if key not in SELECTION_FIELDS}
+        return replace(parse_payload(fields, where=where), selection=selection, fields=fields)
     if "message" in payload and "messages" in payload:
         raise InvalidRequest(f"The {where} may carry message or messages, not both.")
     if "steps" in payload:
@@ -154,7 +177,40 @@ def parse_payload(payload: Any, *, where: str = "event") -> Request:
         expected_replies=_expected_replies(payload.get("expected_replies")),
         reply_timeout=_reply_timeout(payload.get("reply_timeout_seconds")),
         checks=parse_checks(payload, error=InvalidRequest),
+        fields=payload,
     )
+
+
+def _selection(payload: Mapping[str, Any], where: str) -> Selection:
+    named = [key for key in ("target", "targets", "group") if key in payload]
+    if len(named) > 1:
+        raise InvalidRequest(
+            f"The {where} may carry one of target, targets and group, not several."
+        )
+    if "target" in payload:
+        return Selection(names=(_target_name(payload["target"], "target"),), single=True)
+    if "group" in payload:
+        return Selection(group=_target_name(payload["group"], "group"))
+    value = payload["targets"]
+    if value == "*":
+        return Selection()
+    if not isinstance(value, list) or not value:
+        raise InvalidRequest(
+            'targets must be "*" (every target) or a non-empty list of target names.'
+        )
+    names = tuple(_target_name(name, "targets") for name in value)
+    if len(set(names)) != len(names):
+        raise InvalidRequest("targets names a target more than once.")
+    return Selection(names=names)
+
+
+def _target_name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or _TARGET_NAME.fullmatch(value) is None:
+        raise InvalidRequest(
+            f"{what} must name a target of the targets file: 1 to 63 lower-case letters, "
+            "digits and '-'."
+        )
+    return value
 
 
 def _scenario(payload: Mapping[str, Any], where: str) -> Request:
@@ -176,6 +232,7 @@ def _scenario(payload: Mapping[str, Any], where: str) -> Request:
         steps=parse_steps(payload["steps"]),
         reply_timeout=_reply_timeout(payload.get("reply_timeout_seconds")),
         checks=parse_checks(payload, error=InvalidRequest),
+        fields=payload,
     )
 
 

@@ -62,6 +62,11 @@ def test_handler_module_defines_the_handler(artifact: Path) -> None:
     }
 
 
+def test_the_targets_file_is_packaged_as_written_beside_its_schema(artifact: Path) -> None:
+    for name in ("targets.json", "targets.schema.json"):
+        assert (artifact / name).read_bytes() == (ROOT / "src" / name).read_bytes(), name
+
+
 def test_websockets_speedups_are_built_for_arm64(artifact: Path) -> None:
     speedups = list((artifact / "websockets").glob("speedups.cpython-313-*.so"))
 

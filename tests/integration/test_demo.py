@@ -111,6 +111,32 @@ def test_a_mode_that_fails_is_shown_as_failed_and_the_others_still_run(
     assert f"--- {mode_label(ENDPOINTS[-1])}: OK" in output
 
 
+def test_the_demo_runs_every_endpoint_as_one_fleet(
+    spec: FunctionSpec,
+    function_env: dict[str, str],
+    secrets_manager: LocalSecretsManager,
+    credential_stack: LocalCredentialStack,
+    fresh_function_state: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(cli, "awslambdaric_version", lambda: None)
+    from local_stack.serve import put_mode_secrets
+
+    put_mode_secrets(credential_stack, secrets_manager)
+
+    ok = cli.demo_fleet(spec, function_env, secrets_manager, credential_stack, raw=True)
+
+    output = capfd.readouterr().out
+    assert ok, output
+    assert f"--- fleet ({len(ENDPOINTS) + 1} targets): OK" in output
+    assert f'"total": {len(ENDPOINTS) + 1}' in output
+    for name in ENDPOINTS:
+        assert credential_stack.endpoint(name).handshakes, f"{name}'s counterpart saw no handshake"
+    for form in credential_forms(credential_stack):
+        assert form not in output, "a credential reached the demo's output"
+
+
 def test_make_demo_runs_every_sample_event_scenario_and_mode_and_counts_them_all() -> None:
     demo = subprocess.run(
         [sys.executable, "-m", "local_stack", "demo"],
@@ -129,8 +155,8 @@ def test_make_demo_runs_every_sample_event_scenario_and_mode_and_counts_them_all
     headers = [line for line in demo.stdout.splitlines() if line.startswith("--- ")]
     assert headers == [f"--- {name}: OK" for name in events + scenarios] + [
         f"--- {mode_label(name)}: OK" for name in ENDPOINTS
-    ]
-    total = len(events) + len(scenarios) + len(ENDPOINTS)
+    ] + [f"--- fleet ({len(ENDPOINTS) + 1} targets): OK"]
+    total = len(events) + len(scenarios) + len(ENDPOINTS) + 1
     assert demo.stdout.splitlines()[-1] == f"demo: {total} of {total} exchanges succeeded"
     # The monitor example's expectations were evaluated, not just its exchange.
     assert '{"expect": "received[-1].id == sent[0].id", "passed": true}' in demo.stdout

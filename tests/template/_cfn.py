@@ -108,7 +108,7 @@ def resolve_conditions(value: Any, conditions: dict[str, bool]) -> Any:
 def condition_combinations(cfn: dict[str, Any]) -> list[dict[str, bool]]:
     """Every true/false assignment of the template's conditions (there are only a few)."""
     names = sorted(cfn.get("Conditions", {}))
-    assert len(names) <= 10, "too many conditions to enumerate"
+    assert len(names) <= 13, "too many conditions to enumerate"
     return [
         {name: bool(mask >> i & 1) for i, name in enumerate(names)}
         for mask in range(2 ** len(names))

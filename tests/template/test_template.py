@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -48,12 +49,18 @@ DOCUMENTED_ENVIRONMENT = {
     "ALLOW_INSECURE_WEBSOCKET": "false",
     "MAX_MESSAGE_BYTES": "1048576",
     "FAIL_ON_ERROR": "false",
-    "POWERTOOLS_SERVICE_NAME": "websocket-exchange",
+    # The stack's name: two stacks in one account and region never share metrics or alarms.
+    "POWERTOOLS_SERVICE_NAME": {"Ref": "AWS::StackName"},
+    "TARGETS_FILE": "targets.json",
+    "MAX_CONCURRENCY": "8",
     "POWERTOOLS_METRICS_NAMESPACE": "WebSocketExchange",
 }
 
 # Fields a direct payload may carry (docs/invocations.md).
 DIRECT_PAYLOAD_FIELDS = {
+    "target",
+    "targets",
+    "group",
     "message",
     "messages",
     "expected_replies",
@@ -156,7 +163,7 @@ def test_every_documented_environment_variable_is_declared(template: dict, cfn: 
             value = parameter_default(template, value)
             assert isinstance(value, str), f"{name} must be a string, got {value!r}"
         assert value == expected, name
-    json.loads(declared["DEFAULT_MESSAGE"])
+    json.loads(parameter_default(template, declared["DEFAULT_MESSAGE"]))
 
 
 def test_timeout_covers_connection_attempts_and_reply(template: dict, cfn: dict) -> None:
@@ -224,6 +231,10 @@ def test_secret_read_is_scoped_to_exactly_the_secret_parameters(cfn: dict) -> No
             )
             if conditions[condition]
         ]
+        if conditions["HasTargetsSecretArns"]:
+            expected.append([{"Fn::Split": [",", {"Ref": "TargetsSecretArns"}]}])
+        if conditions["HasTargetsSecretPrefix"]:
+            expected.append([TARGETS_SECRET_PREFIX])
         assert [as_list(s["Resource"]) for s in secret] == expected, (conditions, secret)
         for statement in secret:
             assert statement["Effect"] == "Allow"
@@ -240,7 +251,14 @@ def test_kms_decrypt_only_with_a_customer_managed_key_and_a_secret(
     assert cfn["Conditions"]["DecryptsSecretWithKmsKey"] == {
         "Fn::And": [
             {"Condition": "HasSecretKmsKey"},
-            {"Fn::Or": [{"Condition": "HasTokenSecret"}, {"Condition": "HasClientCertSecret"}]},
+            {
+                "Fn::Or": [
+                    {"Condition": "HasTokenSecret"},
+                    {"Condition": "HasClientCertSecret"},
+                    {"Condition": "HasTargetsSecretArns"},
+                    {"Condition": "HasTargetsSecretPrefix"},
+                ]
+            },
         ]
     }
     for conditions in condition_combinations(cfn):
@@ -255,17 +273,38 @@ def test_kms_decrypt_only_with_a_customer_managed_key_and_a_secret(
         assert "secretsmanager." in json.dumps(via)
 
 
+TARGETS_SECRET_PREFIX = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+    ":secret:${TargetsSecretPrefix}*"
+}
+
+
+def test_the_targets_secret_prefix_is_never_a_bare_wildcard(template: dict) -> None:
+    pattern = re.compile(template["Parameters"]["TargetsSecretPrefix"]["AllowedPattern"])
+    assert pattern.fullmatch("")  # no prefix: no statement
+    assert pattern.fullmatch("websocket-exchange/")
+    for wildcard in ("*", "a*", "ab", "x/*"):
+        assert not pattern.fullmatch(wildcard), wildcard
+    arns = re.compile(template["Parameters"]["TargetsSecretArns"]["AllowedPattern"])
+    assert not arns.fullmatch("arn:aws:secretsmanager:us-east-1:123456789012:secret:*")
+
+
 def test_role_grants_nothing_else(cfn: dict) -> None:
     """Secret, key, the on-failure queue; managed: basic logging only (X-Ray is tested apart)."""
     allowed = {
         "secretsmanager:GetSecretValue": [
             [{"Ref": "TokenSecretArn"}],
             [{"Ref": "ClientCertSecretArn"}],
+            [{"Fn::Split": [",", {"Ref": "TargetsSecretArns"}]}],
+            [TARGETS_SECRET_PREFIX],
         ],
         "kms:Decrypt": [[{"Ref": "SecretKmsKeyArn"}]],
         "sqs:SendMessage": [[{"Fn::GetAtt": ["FailureQueue", "Arn"]}]],
         # sigv4 only: the $connect route (tests/template/test_credentials_template.py).
-        "execute-api:Invoke": [[{"Ref": "ExecuteApiConnectArn"}]],
+        "execute-api:Invoke": [
+            [{"Ref": "ExecuteApiConnectArn"}],
+            [{"Fn::Split": [",", {"Ref": "TargetsExecuteApiArns"}]}],
+        ],
         # appsync-events with APPSYNC_AUTH iam only (tests/template/test_appsync_template.py).
         "appsync:EventConnect": [[{"Ref": "AppsyncApiArn"}]],
         "appsync:EventSubscribe": [[{"Fn::Sub": "${AppsyncApiArn}/channelNamespace/*"}]],
@@ -404,7 +443,8 @@ def test_schedule_input_is_a_direct_payload(template: dict, cfn: dict) -> None:
     payload = json.loads(parameter_default(template, schedule["Properties"]["Target"]["Input"]))
     assert isinstance(payload, dict)
     assert set(payload) <= DIRECT_PAYLOAD_FIELDS, payload
-    assert ("message" in payload) != ("messages" in payload)
+    # Nothing of its own: the targets file (or DefaultMessage and DefaultExpect) decides.
+    assert payload == {}
 
 
 def test_schedule_role_may_only_invoke_the_function_and_use_the_dlq(cfn: dict) -> None:

@@ -66,3 +66,16 @@ def test_string_messages_are_counted_as_sent_shows_them(text: str) -> None:
     plan = make_plan(load_config(BASE), parse_payload({"message": text}))
     assert messages(plan)[0].frame("T") == (text, text)
     assert plan.sent_bytes == len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
+
+
+def test_replies_beyond_the_progress_memory_budget_are_message_too_large() -> None:
+    # A fleet gives each target its share of the function's memory budget.
+    from ws_exchange.errors import MessageTooLarge
+    from ws_exchange.plan import Progress
+    from ws_exchange.replies import keep
+
+    plan = make_plan(load_config(BASE), parse_payload({}))
+    small = Progress(memory_budget=1000)
+    with pytest.raises(MessageTooLarge, match="memory"):
+        keep("[" + "1," * 100 + "1]", plan, small)
+    assert keep("[" + "1," * 100 + "1]", plan, Progress()) == [1] * 101

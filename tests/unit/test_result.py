@@ -289,3 +289,46 @@ def test_api_response_shape_and_body(error: ExchangeError | None) -> None:
 def test_api_body_keeps_non_ascii_readable() -> None:
     response = api_response(result(progress=progress(received=["café"])), None)
     assert "café" in response["body"]
+
+
+# --- a fleet's answer ------------------------------------------------------------------
+
+
+def _target_result(name: str, header_bytes: int) -> dict:
+    return {
+        "ok": True,
+        "target": name,
+        "endpoint": "wss://x.example/",
+        "sent": [],
+        "received": [{"n": 1}],
+        "checks": [],
+        "attempts": 1,
+        # What a share's estimate does not count: a server's own handshake headers.
+        "connection": {"status": 101, "headers": {"x-big": "h" * header_bytes}, "tls": None},
+        "timings_ms": {},
+        "error": None,
+        "request_id": None,
+    }
+
+
+def test_a_fleet_answer_always_fits_even_beyond_the_estimates() -> None:
+    from ws_exchange.result import fit_fleet, fleet_result, response_size
+
+    results = {f"t{i}": _target_result(f"t{i}", 400_000) for i in range(20)}
+    answer = fleet_result(results)
+    assert response_size(answer) > 6_000_000
+
+    fitted = fit_fleet(answer, known_bytes=20, is_api=False)
+
+    assert response_size(fitted) <= 6_000_000
+    trimmed = [r for r in fitted["targets"].values() if not r["ok"]]
+    assert trimmed and all(r["error"]["type"] == "message_too_large" for r in trimmed)
+    assert fitted["summary"]["failed"] == len(trimmed) and fitted["ok"] is False
+    assert any(r["ok"] for r in fitted["targets"].values())
+
+
+def test_a_small_fleet_answer_is_left_alone() -> None:
+    from ws_exchange.result import fit_fleet, fleet_result
+
+    answer = fleet_result({"a": _target_result("a", 100)})
+    assert fit_fleet(answer, known_bytes=20, is_api=True)["ok"] is True

@@ -736,3 +736,39 @@ def test_scheduled_samples_carry_an_empty_detail_as_eventbridge_sends_them() -> 
     assert scheduled
     for name in scheduled:
         assert load_event(name)["detail"] == {}, name
+
+
+# --- naming targets ------------------------------------------------------------
+
+
+def test_the_four_ways_to_name_targets() -> None:
+    from ws_exchange.triggers import Selection
+
+    assert parse_payload({"target": "a"}).selection == Selection(names=("a",), single=True)
+    assert parse_payload({"targets": ["a", "b"]}).selection == Selection(names=("a", "b"))
+    assert parse_payload({"targets": "*"}).selection == Selection()
+    assert parse_payload({"group": "eu"}).selection == Selection(group="eu")
+    assert parse_payload({}).selection is None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"target": "a", "group": "b"},
+        {"targets": []},
+        {"targets": "all"},
+        {"targets": ["a", "a"]},
+        {"target": "Not A Name"},
+        {"group": 3},
+    ],
+)
+def test_a_bad_selection_is_invalid(payload: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_payload(payload)
+
+
+def test_a_target_may_be_named_with_overrides_that_are_validated_too() -> None:
+    request = parse_payload({"target": "a", "message": {"x": 1}, "expect": ["ok"]})
+    assert request.fields == {"message": {"x": 1}, "expect": ["ok"]}
+    with pytest.raises(InvalidRequest, match="expected_replies"):
+        parse_payload({"target": "a", "expected_replies": -1})
