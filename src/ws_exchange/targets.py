@@ -29,6 +29,7 @@ from . import tls
 from .config import VARIABLES, Config, load_config
 from .credentials import MODE_VARIABLES
 from .errors import ConfigError, ExchangeError, InvalidRequest
+from .protocols import PRESET_VARIABLES
 from .suggest import closest
 
 # Where the targets file is when TARGETS_FILE is unset: beside the code, in the package root.
@@ -320,6 +321,10 @@ def _laid_over(environ: Mapping[str, str], overlay: Mapping[str, str]) -> dict[s
     if "AUTH_MODE" in overlay and overlay["AUTH_MODE"] != environ.get("AUTH_MODE"):
         # The environment's mode settings belong to its own mode, not the target's.
         for variable in MODE_VARIABLES:
+            merged.pop(variable, None)
+    if "PROTOCOL" in overlay and overlay["PROTOCOL"] != environ.get("PROTOCOL"):
+        # Likewise the environment's protocol settings.
+        for variable in PRESET_VARIABLES:
             merged.pop(variable, None)
     merged.update(overlay)
     return merged

@@ -80,6 +80,17 @@ def metric_identity(document: dict[str, Any], metric: str) -> tuple[str, list[di
     return directive["Namespace"], [{"Name": name, "Value": document[name]} for name in names]
 
 
+def assert_same_dimensions(
+    cfn: dict[str, Any], alarm: dict[str, Any], emitted: list[dict[str, str]]
+) -> None:
+    """The alarm's dimensions are the emitted ones, the service being the deployed
+    function's POWERTOOLS_SERVICE_NAME (the test process has its own)."""
+    variables = cfn["Resources"]["ExchangeFunction"]["Properties"]["Environment"]["Variables"]
+    assert [d["Name"] for d in alarm["Dimensions"]] == [d["Name"] for d in emitted]
+    service = next(d for d in alarm["Dimensions"] if d["Name"] == "service")
+    assert service["Value"] == variables["POWERTOOLS_SERVICE_NAME"]
+
+
 def test_certificate_days_left_is_emitted_only_over_tls(emitted: list[dict[str, Any]]) -> None:
     observability.record(result(days_left=9), None, Trigger.SCHEDULE)
     flush(emitted)
@@ -100,7 +111,7 @@ def test_the_certificate_alarm_watches_the_metric_as_the_function_emits_it(
     (alarm,) = alarms_on(cfn, "CertificateDaysLeft")
     namespace, dimensions = metric_identity(emitted[0], "CertificateDaysLeft")
     assert alarm["Namespace"] == namespace
-    assert alarm["Dimensions"] == dimensions
+    assert_same_dimensions(cfn, alarm, dimensions)
 
 
 def test_the_expectation_alarm_watches_the_metric_as_the_function_emits_it(
@@ -113,7 +124,7 @@ def test_the_expectation_alarm_watches_the_metric_as_the_function_emits_it(
     (alarm,) = alarms_on(cfn, "ExpectationFailed")
     namespace, dimensions = metric_identity(emitted[0], "ExpectationFailed")
     assert alarm["Namespace"] == namespace
-    assert alarm["Dimensions"] == dimensions
+    assert_same_dimensions(cfn, alarm, dimensions)
 
 
 def test_the_certificate_alarm_fires_when_the_fewest_days_left_fall_below_the_parameter(
@@ -150,9 +161,14 @@ def test_the_expectation_alarm_treats_a_missing_datapoint_as_no_failure(
     assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 1
 
 
-def test_no_alarm_treats_missing_data_as_breaching(cfn: dict[str, Any]) -> None:
-    for name, alarm in resources_of_type(cfn, "AWS::CloudWatch::Alarm").items():
-        assert alarm["Properties"]["TreatMissingData"] != "breaching", name
+def test_only_the_heartbeat_treats_missing_data_as_breaching(cfn: dict[str, Any]) -> None:
+    breaching = [
+        name
+        for name, alarm in resources_of_type(cfn, "AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"]["TreatMissingData"] == "breaching"
+    ]
+    # Silence is what the heartbeat watches for; for every other alarm it is no news.
+    assert breaching == ["HeartbeatAlarm"]
 
 
 def test_the_certificate_alarm_notifies_the_optional_topic(cfn: dict[str, Any]) -> None:

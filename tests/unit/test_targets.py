@@ -90,6 +90,15 @@ def test_a_target_that_changes_the_mode_does_not_inherit_the_other_modes_setting
     assert chosen.targets["a"].error is None
 
 
+def test_a_target_that_changes_the_protocol_does_not_inherit_the_other_presets_settings() -> None:
+    environ = {**BASE, "PROTOCOL": "socketio", "SOCKETIO_AUTH": '{"token": "{token}"}'}
+    chosen = fleet({"name": "a", "protocol": "graphql-transport-ws"}, environ=environ)
+    config = chosen.targets["a"].config
+    assert chosen.targets["a"].error is None
+    assert config is not None and config.preset is not None
+    assert config.preset.name == "graphql-transport-ws"
+
+
 def test_invalid_defaults_are_the_targets_config_error() -> None:
     error = fleet({"name": "a", "message": 1, "messages": [2]}).targets["a"].error
     assert error is not None and error.type == "config_error"
