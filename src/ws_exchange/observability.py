@@ -21,6 +21,9 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "WebSocketExchange
 def _serialize(fields: dict[str, Any]) -> str:
     """A log line as Powertools writes it by default, credentials scrubbed from every
     field: ``extra`` keys and the exception are out of the record factory's reach."""
+    line = json.dumps(fields, default=str, separators=(",", ":"), ensure_ascii=False)
+    if not scrubber.line_may_need_scrubbing(line):
+        return line
     return json.dumps(
         scrubber.scrub_log_fields(fields), default=str, separators=(",", ":"), ensure_ascii=False
     )

@@ -44,6 +44,7 @@ logged as websockets writes them.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import OrderedDict
@@ -94,6 +95,7 @@ class Scrubber:
         self._anywhere: tuple[str, ...] = ()
         # Replaced where they stand whole.
         self._short: frozenset[str] = frozenset()
+        self._in_json: tuple[str, ...] = ()
 
     def remember_configured(self, values: Iterable[str]) -> None:
         """Scrub ``values`` (from the configuration) from every later output.
@@ -142,6 +144,9 @@ class Scrubber:
         long = (credential for credential in known if len(credential) >= SHORTEST_ANYWHERE)
         self._anywhere = tuple(sorted(long, key=len, reverse=True))
         self._short = frozenset(known) - frozenset(self._anywhere)
+        # Each credential as it would stand inside a JSON string (escaping is per
+        # character, so a credential in a field is this text in the line).
+        self._in_json = tuple(json.dumps(c, ensure_ascii=False)[1:-1] for c in known)
 
     @property
     def knows_credentials(self) -> bool:
@@ -155,6 +160,7 @@ class Scrubber:
         self._fleet = frozenset()
         self._anywhere = ()
         self._short = frozenset()
+        self._in_json = ()
 
     def scrub_text(self, text: str) -> str:
         """``text`` without any credential of :data:`SHORTEST_ANYWHERE` characters or more."""
@@ -171,6 +177,18 @@ class Scrubber:
         text = self.scrub_text(text)
         text = _NAMED_VALUE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
         return _QUERY_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+
+    def line_may_need_scrubbing(self, line: str) -> bool:
+        """Whether :meth:`scrub_log_fields` could change any field of the JSON ``line``
+        they were written as: a remembered credential, or a credential-named or query
+        value, anywhere in it. Searching the written line once is ~10 us; scrubbing
+        every field of every line cost a warm invocation ~150 us (cProfile, 500
+        invocations against the bench server), 0.07 of the raw floor."""
+        return (
+            any(credential in line for credential in self._in_json)
+            or _NAMED_VALUE.search(line) is not None
+            or _QUERY_VALUE.search(line) is not None
+        )
 
     def scrub_log_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         """A structured log line's ``fields``, each value (however nested) scrubbed as

@@ -159,6 +159,8 @@ def request_fields(target: Target, invocation: Mapping[str, Any]) -> dict[str, A
 
 # The last fleet read, with what it was read from: the file's identity and the environment.
 _last: tuple[tuple[Any, ...], Fleet | ConfigError | None] | None = None
+# The last file found to list no targets: its path and identity.
+_empty: tuple[str, Any] | None = None
 
 
 def load_fleet(environ: Mapping[str, str]) -> Fleet | None:
@@ -169,7 +171,7 @@ def load_fleet(environ: Mapping[str, str]) -> Fleet | None:
             documented shape, a target without a valid, unique name. A target whose
             settings are invalid does not raise: it carries its error.
     """
-    global _last
+    global _last, _empty
     configured = environ.get("TARGETS_FILE", "").strip()
     root = environ.get("LAMBDA_TASK_ROOT", "").strip() or None
     try:
@@ -187,6 +189,11 @@ def load_fleet(environ: Mapping[str, str]) -> Fleet | None:
         raise ConfigError(
             f"The targets file {configured or DEFAULT_TARGETS_FILE} cannot be read."
         ) from None
+    # A file that lists no targets means no fleet, whatever the environment: known
+    # without reading the ~50 variables the key below is made of (~40 us of a warm
+    # invocation through os.environ, 0.02 of the raw floor in make bench).
+    if _empty == (path, identity):
+        return None
     key = (path, identity, tuple(map(environ.get, VARIABLES)))
     if _last is not None and _last[0] == key:
         return _raise_or_return(_last[1])
@@ -195,6 +202,8 @@ def load_fleet(environ: Mapping[str, str]) -> Fleet | None:
     except ConfigError as error:
         fleet = error
     _last = (key, fleet)
+    if fleet is None:
+        _empty = (path, identity)
     return _raise_or_return(fleet)
 
 

@@ -415,3 +415,34 @@ def test_a_traceback_written_by_any_handler_is_scrubbed(captured: io.StringIO) -
     output = captured.getvalue()
     assert token not in output
     assert f"ValueError: bad key {REDACTED}" in output
+
+
+@pytest.mark.parametrize(
+    "credential",
+    ['pa"ss\\word-1234', "tok-\u00e9t\u00e9-5678", "tab\there-9012", "plain-token-3456"],
+)
+def test_a_line_with_a_credential_in_any_field_is_scrubbed_whatever_json_escapes(
+    powertools_lines: Callable[[], list[dict[str, Any]]], credential: str
+) -> None:
+    from ws_exchange.observability import logger
+
+    scrubber.remember([credential])
+    logger.info("summary", extra={"deep": {"list": [f"x {credential} y"]}, "n": 1})
+
+    (line,) = [line for line in powertools_lines() if line["message"] == "summary"]
+    assert credential not in json.dumps(line, ensure_ascii=False)
+    assert line["deep"] == {"list": [f"x {REDACTED} y"]}
+
+
+def test_a_line_without_anything_to_scrub_is_written_as_it_is(
+    powertools_lines: Callable[[], list[dict[str, Any]]],
+) -> None:
+    from ws_exchange.observability import logger
+
+    scrubber.remember(["a-token-that-is-elsewhere"])
+    logger.info("summary", extra={"endpoint": "wss://h.example/v1", "timings_ms": {"total": 1.5}})
+
+    (line,) = [line for line in powertools_lines() if line["message"] == "summary"]
+    assert line["endpoint"] == "wss://h.example/v1"
+    assert line["timings_ms"] == {"total": 1.5}
+    assert not scrubber.line_may_need_scrubbing(json.dumps(line))
