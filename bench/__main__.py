@@ -451,7 +451,10 @@ def main() -> None:
                 median_ms(warm[source]["warm"]),
                 median_ms(warm[source]["raw"]),
                 "raw websockets",
-                1.25,
+                # Decided: the observability every invocation must have (Powertools'
+                # formatter and correlation id, the summary line, EMF metrics) stays on
+                # the hot path; it alone is ~0.22 of the raw loopback exchange.
+                1.50,
                 len(warm[source]["warm"]),
             )
         )
