@@ -25,14 +25,15 @@ then runs, through the same runtime as Lambda's where it is installed:
    of its ``events/env-<mode>.json`` pointed at the counterpart's port, its
    secret stored as ``demo/<mode>``, and the counterpart's AWS credentials as
    the function's role credentials (what ``sigv4`` signs with);
-5. a fleet: the bearer stack and every credential mode's endpoint, each as one target of a targets file (as
-   ``local_stack/targets.json`` names them for ``make stack``), all run by one
-   invocation, ``{"targets": "*"}``, concurrently.
+5. a fleet: the bearer stack and every credential mode's endpoint, each as one
+   target of a targets file (as ``local_stack/targets.json`` names them for
+   ``make stack``), all run by one invocation, ``{"targets": "*"}``, concurrently.
 
 Each answer is printed under a header (``--- direct.json: OK``,
 ``--- scenarios/login.json: OK``, ``--- protocols/graphql.json: OK``,
 ``--- AUTH_MODE=basic: OK``); the last line counts them all (``demo: 26 of 26
-exchanges succeeded``), and the exit status is 1 if any failed. ``--raw`` prints the function's log lines as CloudWatch gets them.
+exchanges succeeded``), and the exit status is 1 if any failed. ``--raw`` prints
+the function's log lines as CloudWatch gets them.
 """
 
 from __future__ import annotations

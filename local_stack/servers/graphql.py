@@ -162,9 +162,7 @@ class GraphQLServer(AsgiServer):
     acknowledged client; :attr:`pongs` counts the answers.
     """
 
-    def __init__(
-        self, token: str, *, ping_interval: float | None = None, port: int = 0
-    ) -> None:
+    def __init__(self, token: str, *, ping_interval: float | None = None, port: int = 0) -> None:
         self.token = token
         self.ping_interval = ping_interval
         self.pongs = 0
