@@ -265,11 +265,13 @@ def serve(args: argparse.Namespace) -> int:
             return _port_in_use(SCENARIO_PORT, "the scenario servers")
         try:
             protocols = ProtocolStack(fixed_ports=not args.free_ports).start()
-        except OSError as exc:
+        except BaseException as exc:
+            # Whatever stopped it (a busy port, a server that did not start in time),
+            # the servers already running must not outlive this process's exit.
             scenarios.stop()
             credential_stack.stop()
             server.stop()
-            if exc.errno != errno.EADDRINUSE:
+            if not (isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE):
                 raise
             first, last = min(PROTOCOL_PORTS.values()), max(PROTOCOL_PORTS.values())
             return _port_in_use(first, f"the protocol servers (ports {first}-{last})")
