@@ -68,7 +68,7 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 	@touch $@
 	@echo "==> $(VENV) ready"
 
-demo: $(STAMP) ## start the local stack, run every sample event and scenario, one exchange per AUTH_MODE, then all as one fleet (RAW=1: raw JSON logs)
+demo: $(STAMP) ## start the local stack, run every sample event, scenario and protocol example, one exchange per AUTH_MODE, then all as one fleet (RAW=1: raw JSON logs)
 	$(PY) -m local_stack demo $(strip $(OUTPUT_FLAGS))
 
 stack: $(STAMP) ## run the local stack in the foreground for `make invoke` (Ctrl-C stops it)

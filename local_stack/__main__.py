@@ -17,19 +17,23 @@ then runs, through the same runtime as Lambda's where it is installed:
    its ``env-<name>.json`` pointed at the scenario server's port (``ws://``, or
    ``wss://`` with a certificate from a private CA the function trusts through
    ``SSL_CERT_FILE``);
-3. ``events/direct.json`` once per credential mode, each with the variables
+3. every protocol preset example in ``events/protocols/`` (``PROTOCOL``
+   ``graphql-transport-ws``, ``socketio``, ``appsync-events``), each with the variables
+   of its ``env-<name>.json`` pointed at its counterpart's port and its credential
+   stored as that file names it;
+4. ``events/direct.json`` once per credential mode, each with the variables
    of its ``events/env-<mode>.json`` pointed at the counterpart's port, its
    secret stored as ``demo/<mode>``, and the counterpart's AWS credentials as
-   the function's role credentials (what ``sigv4`` signs with).
-
-3. a fleet: every endpoint above as one target of a targets file (as
-   ``local_stack/targets.json`` names them for ``make stack``), all run by one
-   invocation, ``{"targets": "*"}``, concurrently.
+   the function's role credentials (what ``sigv4`` signs with);
+5. a fleet: the bearer stack and every credential mode's endpoint, each as one
+   target of a targets file (as ``local_stack/targets.json`` names them for
+   ``make stack``), all run by one invocation, ``{"targets": "*"}``, concurrently.
 
 Each answer is printed under a header (``--- direct.json: OK``,
-``--- scenarios/login.json: OK``, ``--- AUTH_MODE=basic: OK``); the last line
-counts them all (``demo: 22 of 22 exchanges succeeded``), and the exit status is
-1 if any failed. ``--raw`` prints the function's log lines as CloudWatch gets them.
+``--- scenarios/login.json: OK``, ``--- protocols/graphql.json: OK``,
+``--- AUTH_MODE=basic: OK``); the last line counts them all (``demo: 26 of 26
+exchanges succeeded``), and the exit status is 1 if any failed. ``--raw`` prints
+the function's log lines as CloudWatch gets them.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ from local_stack.runtime.ric import RuntimeInvoker, awslambdaric_version
 if TYPE_CHECKING:
     from local_stack.aws.secrets_manager import LocalSecretsManager
     from local_stack.credentials.stack import LocalCredentialStack
+    from local_stack.protocols import ProtocolStack
     from local_stack.scenarios import ScenarioStack
 
 DEMO_SECRET_NAME = "demo/websocket-token"
@@ -222,6 +227,35 @@ def demo_scenarios(
     return results
 
 
+def demo_protocols(
+    spec: FunctionSpec,
+    secrets_manager: LocalSecretsManager,
+    protocols: ProtocolStack,
+    raw: bool = False,
+) -> list[bool]:
+    """Run each example in ``events/protocols/`` against its counterpart in
+    ``protocols``, with the variables of its ``env-<name>.json`` (ports aside) and its
+    credential stored as that file names it, printing each answer under
+    ``--- protocols/<name>.json: OK|FAILED``; returns whether each succeeded."""
+    from local_stack.protocols import protocol_events, protocol_label
+
+    protocols.put_secrets(secrets_manager)
+    print(
+        "\nprotocols: each example in events/protocols/ against a server of its PROTOCOL "
+        "(`make stack` + `make invoke EVENT=events/protocols/<name>.json "
+        "ENV=events/protocols/env-<name>.json` does the same)",
+        flush=True,
+    )
+    results = []
+    for event_file in protocol_events():
+        variables = apply_env_vars(spec, protocols.env_vars(event_file.stem))
+        # Each example names its own endpoint: a function of its own, a fresh runtime.
+        with _invoker(spec, variables, secrets_manager.environment, raw, announce=False) as run:
+            outcome = run(read_json(event_file))
+        results.append(_print_outcome(protocol_label(event_file), outcome, raw))
+    return results
+
+
 def demo_fleet(
     spec: FunctionSpec,
     variables: Mapping[str, str],
@@ -268,10 +302,11 @@ def demo_fleet(
 
 
 def demo(template: Path, raw: bool) -> int:
-    """Start the local stack and the credential modes' counterparts, run every
-    sample event, then one exchange per credential mode."""
+    """Start the local stack and every counterpart, run every sample event, every
+    scenario and protocol example, one exchange per credential mode, then the fleet."""
     from local_stack.aws.secrets_manager import LocalSecretsManager
     from local_stack.credentials.stack import LocalCredentialStack
+    from local_stack.protocols import ProtocolStack
     from local_stack.scenarios import CA_BUNDLE_FILE, ScenarioStack, write_ca_bundle
     from local_stack.servers.websocket_server import LocalWebSocketServer
 
@@ -284,6 +319,7 @@ def demo(template: Path, raw: bool) -> int:
         LocalWebSocketServer(token) as server,
         LocalCredentialStack() as credential_stack,
         ScenarioStack() as scenarios,
+        ProtocolStack() as protocols,
         tempfile.TemporaryDirectory(prefix="local-stack-") as folder,
     ):
         secret_arn = secrets_manager.put_secret(DEMO_SECRET_NAME, json.dumps({"token": token}))
@@ -302,6 +338,7 @@ def demo(template: Path, raw: bool) -> int:
                 results.append(_print_outcome(event_file.name, run(read_json(event_file)), raw))
         ca_bundle = write_ca_bundle(Path(folder) / CA_BUNDLE_FILE, scenarios.ca_pem)
         results += demo_scenarios(spec, scenarios, ca_bundle, raw)
+        results += demo_protocols(spec, secrets_manager, protocols, raw)
         results += demo_credential_modes(spec, secrets_manager, credential_stack, raw)
         results.append(demo_fleet(spec, variables, secrets_manager, credential_stack, raw))
     print(f"demo: {sum(results)} of {len(results)} exchanges succeeded", flush=True)
@@ -425,8 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     raw_help = "print the function's log lines as raw JSON, exactly as CloudWatch receives them"
     shown = commands.add_parser(
         "demo",
-        help="run every sample event, every scenario example, then one exchange per "
-        "credential mode, against the local stack",
+        help="run every sample event, every scenario and protocol example, then one "
+        "exchange per credential mode, against the local stack",
     )
     shown.add_argument("--raw", action="store_true", help=raw_help)
     one = commands.add_parser("invoke", help="invoke once with an event and an env-vars file")

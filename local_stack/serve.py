@@ -23,9 +23,17 @@ that expires in a few days), for the examples in ``events/scenarios/``::
 
     make invoke EVENT=events/scenarios/login.json ENV=events/scenarios/env-login.json
 
+A server for each protocol preset (:class:`~local_stack.protocols.ProtocolStack`)
+listens on :data:`~local_stack.protocols.PROTOCOL_PORTS` (8792 GraphQL, 8793 Socket.IO,
+8794 AppSync Events), each credential fresh and stored as its env-vars file in
+``events/protocols/`` names it, for the examples there::
+
+    make invoke EVENT=events/protocols/graphql.json ENV=events/protocols/env-graphql.json
+
 ``--free-ports`` serves them on free ports instead (a second stack beside a first one,
 and the tests), and ``--mode-env-dir DIR`` writes each mode's env-vars file for the
-ports actually served into ``DIR``, and each scenario's into ``DIR/scenarios``.
+ports actually served into ``DIR``, each scenario's into ``DIR/scenarios`` and each
+protocol example's into ``DIR/protocols``.
 
 The function reaches Secrets Manager through boto3's
 ``AWS_ENDPOINT_URL_SECRETS_MANAGER``, a host setting rather than a function
@@ -54,6 +62,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from local_stack.credentials.stack import ENDPOINTS, LocalCredentialStack
+from local_stack.protocols import (
+    PROTOCOL_PORTS,
+    ProtocolStack,
+    protocol_env_file,
+    protocol_events,
+    protocol_label,
+)
 from local_stack.runtime.invoker import (
     EVENTS,
     ROOT,
@@ -151,15 +166,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--free-ports",
         action="store_true",
         help=f"serve the credential modes and the OAuth2 token endpoint on free ports instead "
-        f"of {min(CREDENTIAL_PORTS.values())}-{TOKEN_ENDPOINT_PORT} (events/env-<mode>.json "
-        "then reach nothing: see --mode-env-dir); for a second stack, or tests",
+        f"of {min(CREDENTIAL_PORTS.values())}-{TOKEN_ENDPOINT_PORT}, and the scenario and "
+        "protocol servers too (the env-vars files in events/ then reach nothing: see "
+        "--mode-env-dir); for a second stack, or tests",
     )
     parser.add_argument(
         "--mode-env-dir",
         type=Path,
         default=None,
-        help="write each mode's env-vars file (env-<mode>.json) there, and each scenario's "
-        "(env-<name>.json) into its scenarios/ folder, for the ports served",
+        help="write each mode's env-vars file (env-<mode>.json) there, each scenario's "
+        "(env-<name>.json) into its scenarios/ folder and each protocol example's into its "
+        "protocols/ folder, for the ports served",
     )
 
 
@@ -196,6 +213,10 @@ def serve(args: argparse.Namespace) -> int:
             else [
                 (SCENARIO_PORT, "the scenario server (events/scenarios/env-*.json)"),
                 (SCENARIO_TLS_PORT, "the wss:// scenario server (events/scenarios/env-cert.json)"),
+                *(
+                    (port, f"the {name} server (events/protocols/env-{name}.json)")
+                    for name, port in PROTOCOL_PORTS.items()
+                ),
             ]
         ),
     ]
@@ -242,10 +263,23 @@ def serve(args: argparse.Namespace) -> int:
             if exc.errno != errno.EADDRINUSE:
                 raise
             return _port_in_use(SCENARIO_PORT, "the scenario servers")
+        try:
+            protocols = ProtocolStack(fixed_ports=not args.free_ports).start()
+        except BaseException as exc:
+            # Whatever stopped it (a busy port, a server that did not start in time),
+            # the servers already running must not outlive this process's exit.
+            scenarios.stop()
+            credential_stack.stop()
+            server.stop()
+            if not (isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE):
+                raise
+            first, last = min(PROTOCOL_PORTS.values()), max(PROTOCOL_PORTS.values())
+            return _port_in_use(first, f"the protocol servers (ports {first}-{last})")
         ca_bundle = args.aws_env.parent / CA_BUNDLE_FILE
         try:
             secrets_manager.put_secret(secret_name, json.dumps({field: token}))
             put_mode_secrets(credential_stack, secrets_manager)
+            protocols.put_secrets(secrets_manager)
             trusted = write_ca_bundle(ca_bundle, scenarios.ca_pem)
             _write_stack_environment(
                 args.aws_env,
@@ -260,13 +294,15 @@ def serve(args: argparse.Namespace) -> int:
                 env_folder = args.mode_env_dir
                 _write_mode_env_files(credential_stack, env_folder)
                 scenarios.write_env_files(env_folder / "scenarios")
+                protocols.write_env_files(env_folder / "protocols")
             _announce(args, server.uri, secrets_manager.endpoint_url, secret_name, env_document)
             _announce_modes(credential_stack, args.aws_env, env_folder)
             _announce_scenarios(scenarios, ca_bundle, env_folder / "scenarios")
+            _announce_protocols(protocols, env_folder / "protocols")
             print(
                 "ready: run `make invoke` (or `make invoke ENV=events/env-<mode>.json`, or "
-                "`make invoke EVENT=events/scenarios/<name>.json "
-                "ENV=events/scenarios/env-<name>.json`) in another terminal; "
+                "`make invoke EVENT=events/<scenarios|protocols>/<name>.json "
+                "ENV=events/<scenarios|protocols>/env-<name>.json`) in another terminal; "
                 "Ctrl-C stops the stack",
                 flush=True,
             )
@@ -284,6 +320,7 @@ def serve(args: argparse.Namespace) -> int:
         finally:
             _remove_stack_environment(args.aws_env)
             ca_bundle.unlink(missing_ok=True)
+            protocols.stop()
             scenarios.stop()
             credential_stack.stop()
             server.stop()
@@ -448,4 +485,18 @@ def _announce_scenarios(scenarios: ScenarioStack, ca_bundle: Path, folder: Path)
     for event in scenario_events():
         env_file = _shown(scenario_env_file(event.stem, folder))
         lines.append(f"  {'events/' + scenario_label(event):<42} ENV={env_file}")
+    print("\n".join([*lines, ""]), flush=True)
+
+
+def _announce_protocols(protocols: ProtocolStack, folder: Path) -> None:
+    lines = [
+        "the protocol preset examples, for `make invoke EVENT=<event> ENV=<env file>`:",
+        f"  {'(graphql-transport-ws, Strawberry)':<42} {protocols.graphql.endpoint}",
+        f"  {'(socketio, python-socketio)':<42} {protocols.socketio.uri}",
+        f"  {'(appsync-events, the emulator)':<42} {protocols.appsync.uri}  "
+        f"API key; HTTP host {protocols.appsync.http_host}",
+    ]
+    for event in protocol_events():
+        env_file = _shown(protocol_env_file(event.stem, folder))
+        lines.append(f"  {'events/' + protocol_label(event):<42} ENV={env_file}")
     print("\n".join([*lines, ""]), flush=True)

@@ -328,7 +328,7 @@ class Closed(Exception):
 
 class LocalAppSyncEvents:
     """The realtime endpoint, in a background thread until :meth:`stop`, on a
-    free port of 127.0.0.1."""
+    free port of 127.0.0.1 unless ``port`` is given."""
 
     def __init__(
         self,
@@ -339,8 +339,10 @@ class LocalAppSyncEvents:
         keepalive_seconds: float | None = 60.0,
         behaviour: Behaviour | None = None,
         clock: Callable[[], datetime.datetime] = _utc_now,
+        port: int = 0,
     ) -> None:
         self.auth = auth
+        self._port = port
         self.http_host = http_host
         self.connection_timeout_ms = connection_timeout_ms
         self.keepalive_seconds = keepalive_seconds
@@ -367,7 +369,7 @@ class LocalAppSyncEvents:
         self._server = serve(
             self._serve,
             "127.0.0.1",
-            0,
+            self._port,
             process_request=self._check_offer,
             select_subprotocol=self._select,
             compression=None,

@@ -67,11 +67,13 @@ class _Uvicorn:
 
 
 class AsgiServer:
-    """``app`` served on a free port of 127.0.0.1 from :meth:`start` until :meth:`stop`."""
+    """``app`` served on a free port of 127.0.0.1 (or on ``port``) from :meth:`start`
+    until :meth:`stop`."""
 
-    def __init__(self, app: Any, name: str) -> None:
+    def __init__(self, app: Any, name: str, *, port: int = 0) -> None:
         self.app = app
         self.name = name
+        self.requested_port = port
         self._listener: socket.socket | None = None
         self._background: BackgroundServer | None = None
 
@@ -89,7 +91,11 @@ class AsgiServer:
     def start(self) -> AsgiServer:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
+        try:
+            listener.bind(("127.0.0.1", self.requested_port))
+        except OSError:
+            listener.close()
+            raise
         listener.listen(128)
         self._listener = listener
         serving = _Uvicorn(self.app, listener)

@@ -155,17 +155,18 @@ class _GraphQLApp(GraphQL[Any, Any]):
 
 
 class GraphQLServer(AsgiServer):
-    """The GraphQL server, on a free port of 127.0.0.1 from :meth:`start` until :meth:`stop`.
+    """The GraphQL server, on a free port of 127.0.0.1 (or on ``port``) from :meth:`start`
+    until :meth:`stop`.
 
     ``ping_interval`` (seconds, ``None``: never) makes it ping each
     acknowledged client; :attr:`pongs` counts the answers.
     """
 
-    def __init__(self, token: str, *, ping_interval: float | None = None) -> None:
+    def __init__(self, token: str, *, ping_interval: float | None = None, port: int = 0) -> None:
         self.token = token
         self.ping_interval = ping_interval
         self.pongs = 0
-        super().__init__(_GraphQLApp(self), "local-graphql-server")
+        super().__init__(_GraphQLApp(self), "local-graphql-server", port=port)
 
     @property
     def endpoint(self) -> str:

@@ -41,7 +41,8 @@ PING_TIMEOUT_SECONDS = 1.0
 
 
 class SocketIOServer(AsgiServer):
-    """The Socket.IO server, on a free port of 127.0.0.1 from :meth:`start` until :meth:`stop`.
+    """The Socket.IO server, on a free port of 127.0.0.1 (or on ``port``) from :meth:`start`
+    until :meth:`stop`.
 
     :attr:`events` records each event received as ``(namespace, name, args)``;
     :attr:`disconnects` each namespace disconnection as ``(namespace, reason)``,
@@ -55,6 +56,7 @@ class SocketIOServer(AsgiServer):
         *,
         ping_interval: float = PING_INTERVAL_SECONDS,
         ping_timeout: float = PING_TIMEOUT_SECONDS,
+        port: int = 0,
     ) -> None:
         self.token = token
         self.ping_interval = ping_interval
@@ -69,7 +71,7 @@ class SocketIOServer(AsgiServer):
         )
         for namespace in NAMESPACES:
             self._register(namespace)
-        super().__init__(socketio.ASGIApp(self.sio), "local-socketio-server")
+        super().__init__(socketio.ASGIApp(self.sio), "local-socketio-server", port=port)
 
     @property
     def endpoint(self) -> str:

@@ -26,6 +26,7 @@ import pytest
 from local_stack import __main__ as cli
 from local_stack.console import human_line, pretty
 from local_stack.credentials.stack import ENDPOINTS
+from local_stack.protocols import PROTOCOL_PORTS, protocol_env_file, protocol_events
 from local_stack.runtime.invoker import (
     EVENTS,
     ROOT,
@@ -561,6 +562,7 @@ def test_no_two_servers_of_make_stack_share_a_port() -> None:
         TOKEN_ENDPOINT_PORT,
         SCENARIO_PORT,
         SCENARIO_TLS_PORT,
+        *PROTOCOL_PORTS.values(),
     ]
 
     assert len(set(ports)) == len(ports), sorted(ports)
@@ -598,6 +600,34 @@ def test_invoke_with_a_scenario_example_succeeds_against_serve(
     assert invoked.returncode == 0, output
     assert f"--- {event.name}: OK" in invoked.stdout
     assert f'"endpoint": "{uri.partition("?")[0]}"' in invoked.stdout
+
+
+# --- make stack + make invoke EVENT=events/protocols/<name>.json ---------------------
+
+
+@pytest.mark.parametrize("event", protocol_events(), ids=lambda path: path.stem)
+def test_invoke_with_a_protocol_example_succeeds_against_serve(
+    event: Path, mode_stack: tuple[Path, Path]
+) -> None:
+    aws_env, env_folder = mode_stack
+    env_file = protocol_env_file(event.stem, env_folder / "protocols")
+    # What serve wrote is events/protocols/env-<name>.json but for the port it took.
+    written = env_file.read_text()
+    original = protocol_env_file(event.stem).read_text()
+    assert _PORT.sub("PORT", written) == _PORT.sub("PORT", original)
+    uri = json.loads(written)["ExchangeFunction"]["WEBSOCKET_URI"]
+    assert uri != json.loads(original)["ExchangeFunction"]["WEBSOCKET_URI"]
+
+    invoked = subprocess.run(
+        [sys.executable, "-m", "local_stack", "invoke", "--event", str(event),
+         "--env-vars", str(env_file), "--aws-env", str(aws_env)],
+        cwd=ROOT, env=_clean_shell(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    output = invoked.stdout + invoked.stderr
+    assert invoked.returncode == 0, output
+    assert f"--- {event.name}: OK" in invoked.stdout
+    assert f'"endpoint": "{uri}"' in invoked.stdout
 
 
 # --- make secret, make invoke PARAMS=... ------------------------------------------

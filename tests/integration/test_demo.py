@@ -1,6 +1,6 @@
 """``make demo`` (``python -m local_stack demo``): every sample event, every scenario
-example, then one exchange per credential mode against its local counterpart, each
-under its own header, and a last line that counts them all."""
+and protocol preset example, then one exchange per credential mode against its local
+counterpart, each under its own header, and a last line that counts them all."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from local_stack import __main__ as cli
 from local_stack.aws.secrets_manager import LocalSecretsManager
 from local_stack.credentials.oauth2_server import Fault
 from local_stack.credentials.stack import ENDPOINTS, LocalCredentialStack
+from local_stack.protocols import protocol_events, protocol_label
 from local_stack.runtime.invoker import ROOT, FunctionSpec
 from local_stack.scenarios import scenario_events, scenario_label
 from local_stack.serve import mode_label
@@ -137,7 +138,7 @@ def test_the_demo_runs_every_endpoint_as_one_fleet(
         assert form not in output, "a credential reached the demo's output"
 
 
-def test_make_demo_runs_every_sample_event_scenario_and_mode_and_counts_them_all() -> None:
+def test_make_demo_runs_every_sample_event_scenario_protocol_and_mode_and_counts_them_all() -> None:
     demo = subprocess.run(
         [sys.executable, "-m", "local_stack", "demo"],
         cwd=ROOT, capture_output=True, text=True, timeout=DEMO_TIMEOUT_SECONDS, check=False,
@@ -152,11 +153,16 @@ def test_make_demo_runs_every_sample_event_scenario_and_mode_and_counts_them_all
     scenarios = [scenario_label(path) for path in scenario_events()]
     assert "scenarios/login.json" in scenarios
     assert not any(name.startswith("scenarios/env") for name in scenarios)
+    protocols = [protocol_label(path) for path in protocol_events()]
+    assert protocols == [f"protocols/{name}.json" for name in ("appsync", "graphql", "socketio")]
     headers = [line for line in demo.stdout.splitlines() if line.startswith("--- ")]
-    assert headers == [f"--- {name}: OK" for name in events + scenarios] + [
+    assert headers == [f"--- {name}: OK" for name in events + scenarios + protocols] + [
         f"--- {mode_label(name)}: OK" for name in ENDPOINTS
     ] + [f"--- fleet ({len(ENDPOINTS) + 1} targets): OK"]
-    total = len(events) + len(scenarios) + len(ENDPOINTS) + 1
+    total = len(events) + len(scenarios) + len(protocols) + len(ENDPOINTS) + 1
     assert demo.stdout.splitlines()[-1] == f"demo: {total} of {total} exchanges succeeded"
     # The monitor example's expectations were evaluated, not just its exchange.
     assert '{"expect": "received[-1].id == sent[0].id", "passed": true}' in demo.stdout
+    # The README's count is the demo's.
+    readme = (ROOT / "README.md").read_text()
+    assert f"`demo: {total} of {total} exchanges succeeded`" in readme
