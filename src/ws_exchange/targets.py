@@ -16,6 +16,7 @@ list of targets) there is no fleet, and the function does what the environment s
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -213,6 +214,8 @@ def _raise_or_return(fleet: Fleet | ConfigError | None) -> Fleet | None:
     return fleet
 
 
+# Pure, and pathlib costs ~60 us a call: once per execution environment.
+@functools.lru_cache(maxsize=16)
 def _path(value: str, root: str | None) -> str:
     # An absolute path is for local runs (the local stack's own file); in Lambda the
     # file is packaged, and a relative path is resolved inside the package.
