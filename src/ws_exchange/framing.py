@@ -19,7 +19,7 @@ import base64
 import json
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,12 +164,16 @@ class Outgoing:
         Raises:
             ValueError: the timestamp takes the frame past :data:`MAX_OUTGOING_BYTES`.
         """
+        # Built directly, not with dataclasses.replace: ~4 us less a message, which a
+        # 1000-message batch or scenario pays twice (planned, then sent).
         if not (isinstance(self.data, str) and _gets_timestamp(self.message, field)):
-            return replace(self, timestamp_field=None, head="")
+            if self.timestamp_field is None:
+                return self
+            return Outgoing(self.message, self.data, self.data_size)
         # stamp() adds the field last; a timestamp is plain ASCII that needs no escapes.
         comma = "," if self.message else ""
         head = f'{self.data[:-1]}{comma}{dumps(field)}:"'
-        outgoing = replace(self, timestamp_field=field, head=head)
+        outgoing = Outgoing(self.message, self.data, self.data_size, field, head)
         if outgoing.size > MAX_OUTGOING_BYTES:
             raise TooLarge(_too_large())
         return outgoing
