@@ -135,11 +135,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHeader
 from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
-from websockets.sync.server import Server, ServerConnection, serve
+from websockets.sync.server import ServerConnection
 from websockets.typing import Subprotocol
 
 from local_stack.aws.sigv4 import SigningCredentials, Verdict, verify
-from local_stack.background import BackgroundServer
+from local_stack.servers.base import WebSocketCounterpart
 
 SUBPROTOCOL = Subprotocol("aws-appsync-event-ws")
 HEADER_PREFIX = "header-"
@@ -326,9 +326,20 @@ class Closed(Exception):
     """Raised inside a handler once the behaviour closed the connection."""
 
 
-class LocalAppSyncEvents:
+class LocalAppSyncEvents(WebSocketCounterpart):
     """The realtime endpoint, in a background thread until :meth:`stop`, on a
     free port of 127.0.0.1 unless ``port`` is given."""
+
+    thread_name = "local-appsync-events"
+    path = "/event/realtime"
+
+    def serve_options(self) -> dict[str, Any]:
+        return {
+            "process_request": self._check_offer,
+            "select_subprotocol": self._select,
+            # The server's own pings would mix with the flood under test.
+            "ping_interval": None,
+        }
 
     def __init__(
         self,
@@ -341,8 +352,8 @@ class LocalAppSyncEvents:
         clock: Callable[[], datetime.datetime] = _utc_now,
         port: int = 0,
     ) -> None:
+        super().__init__(port=port)
         self.auth = auth
-        self._port = port
         self.http_host = http_host
         self.connection_timeout_ms = connection_timeout_ms
         self.keepalive_seconds = keepalive_seconds
@@ -355,39 +366,6 @@ class LocalAppSyncEvents:
         self.pongs: list[threading.Event] = []
         self._lock = threading.Lock()
         self._sessions: list[_Session] = []
-        self._server: Server | None = None
-        self._background: BackgroundServer | None = None
-
-    @property
-    def uri(self) -> str:
-        """The realtime URI, path ``/event/realtime`` as on AWS."""
-        assert self._server is not None, "start() first"
-        port = self._server.socket.getsockname()[1]
-        return f"ws://127.0.0.1:{port}/event/realtime"
-
-    def start(self) -> LocalAppSyncEvents:
-        self._server = serve(
-            self._serve,
-            "127.0.0.1",
-            self._port,
-            process_request=self._check_offer,
-            select_subprotocol=self._select,
-            compression=None,
-            # The server's own pings would mix with the flood under test.
-            ping_interval=None,
-        )
-        self._background = BackgroundServer(self._server, "local-appsync-events")
-        return self
-
-    def stop(self) -> None:
-        if self._background is not None:
-            self._background.stop()
-
-    def __enter__(self) -> LocalAppSyncEvents:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def reset(self, behaviour: Behaviour | None = None) -> None:
         """Forget records and take ``behaviour`` (default: the real one) for new connections."""

@@ -65,11 +65,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidHeader
 from websockets.headers import parse_authorization_basic
 from websockets.http11 import Request, Response
-from websockets.sync.server import Server, ServerConnection, serve
+from websockets.sync.server import ServerConnection
 from websockets.typing import Subprotocol
 
-from local_stack.background import BackgroundServer
 from local_stack.credentials.oauth2_server import LocalTokenEndpoint
+from local_stack.servers.base import WebSocketCounterpart
 from local_stack.servers.websocket_server import answers
 
 K8S_PREFIX = "base64url.bearer.authorization.k8s.io."
@@ -100,13 +100,20 @@ def encode_subprotocol_token(token: str, encoding: str) -> str:
     raise ValueError(f"unknown subprotocol encoding {encoding!r}")
 
 
-class VerifyingServer:
+class VerifyingServer(WebSocketCounterpart):
     """A websockets server that verifies a credential on the opening handshake;
     subclasses say how (:meth:`verify`). Runs in a background thread until
     :meth:`stop`."""
 
     refusal = HTTPStatus.UNAUTHORIZED
     thread_name = "local-verifying-server"
+
+    def serve_options(self) -> dict[str, Any]:
+        return {
+            "process_request": self._check,
+            "select_subprotocol": self._select,
+            "logger": LOGGER,
+        }
 
     def __init__(
         self,
@@ -115,48 +122,13 @@ class VerifyingServer:
         subprotocols: Sequence[str] = (),
         port: int = 0,
     ) -> None:
-        self.port = port
+        super().__init__(ssl_context=ssl_context, port=port)
         self.subprotocols = list(subprotocols)
         self.handshakes: list[Headers] = []
         self.paths: list[str] = []
         self.outcomes: list[bool] = []
         self.messages: list[str | bytes] = []
         self._lock = threading.Lock()
-        self._ssl_context = ssl_context
-        self._server: Server | None = None
-        self._background: BackgroundServer | None = None
-
-    @property
-    def uri(self) -> str:
-        """``ws://127.0.0.1:<port>`` (``wss://`` with an ``ssl_context``), no path."""
-        assert self._server is not None, "start() first"
-        port = self._server.socket.getsockname()[1]
-        return f"{'wss' if self._ssl_context else 'ws'}://127.0.0.1:{port}"
-
-    def start(self) -> Any:
-        self._server = serve(
-            self._serve,
-            "127.0.0.1",
-            self.port,
-            ssl=self._ssl_context,
-            process_request=self._check,
-            select_subprotocol=self._select,
-            compression=None,
-            logger=LOGGER,
-        )
-        self._background = BackgroundServer(self._server, self.thread_name)
-        return self
-
-    def stop(self) -> None:
-        if self._background is not None:
-            self._background.stop()
-            self._background = None
-
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Forget recorded handshakes and messages."""

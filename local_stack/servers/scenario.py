@@ -47,10 +47,10 @@ from urllib.parse import parse_qs
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.sync.server import Server, ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
-from local_stack.background import BackgroundServer
 from local_stack.credentials import pki
+from local_stack.servers.base import WebSocketCounterpart
 
 PATHS = ("/login-flow", "/close-after", "/echo")
 PRICE_UPDATES = 3
@@ -137,7 +137,7 @@ def _decode(frame: str | bytes) -> Any:
         return frame if isinstance(frame, str) else repr(frame)
 
 
-class ScenarioServer:
+class ScenarioServer(WebSocketCounterpart):
     """The server, running in a background thread from :meth:`start` until
     :meth:`stop`, on a free port of 127.0.0.1 unless ``port`` is given (the
     fixed ports the env-vars files in ``events/scenarios/`` name).
@@ -146,6 +146,11 @@ class ScenarioServer:
     handshake's headers, :attr:`sessions` every session id handed out.
     """
 
+    thread_name = "local-scenario-server"
+
+    def serve_options(self) -> dict[str, Any]:
+        return {"process_request": self._check}
+
     def __init__(
         self,
         token: str | None = None,
@@ -153,8 +158,8 @@ class ScenarioServer:
         ssl_context: ssl.SSLContext | None = None,
         port: int = 0,
     ) -> None:
+        super().__init__(ssl_context=ssl_context, port=port)
         self.token = token
-        self.port = port
         self.handshakes: list[Headers] = []
         self.messages: list[str | bytes] = []
         self.sessions: list[str] = []
@@ -162,39 +167,6 @@ class ScenarioServer:
         # server certificate expires.
         self.pki: pki.LocalPKI | None = None
         self.certificate_not_after: datetime.datetime | None = None
-        self._ssl_context = ssl_context
-        self._server: Server | None = None
-        self._background: BackgroundServer | None = None
-
-    @property
-    def uri(self) -> str:
-        """``ws://`` (or ``wss://``) ``127.0.0.1:<port>``, without a path."""
-        assert self._server is not None, "start() first"
-        port = self._server.socket.getsockname()[1]
-        return f"{'wss' if self._ssl_context else 'ws'}://127.0.0.1:{port}"
-
-    def start(self) -> ScenarioServer:
-        self._server = serve(
-            self._serve,
-            "127.0.0.1",
-            self.port,
-            ssl=self._ssl_context,
-            process_request=self._check,
-            compression=None,
-        )
-        self._background = BackgroundServer(self._server, "local-scenario-server")
-        return self
-
-    def stop(self) -> None:
-        if self._background is not None:
-            self._background.stop()
-            self._background = None
-
-    def __enter__(self) -> ScenarioServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
         self.handshakes.append(request.headers)

@@ -45,9 +45,9 @@ from urllib.parse import parse_qs
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.sync.server import Server, ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
-from local_stack.background import BackgroundServer
+from local_stack.servers.base import WebSocketCounterpart
 
 OVERSIZED_BYTES = 64 * 1024
 SNAPSHOT_AFTER_UPDATES = 3
@@ -120,9 +120,14 @@ def _decode(frame: str | bytes) -> Any:
         return frame if isinstance(frame, str) else repr(frame)
 
 
-class LocalWebSocketServer:
+class LocalWebSocketServer(WebSocketCounterpart):
     """The server, running in a background thread until :meth:`stop`, on a free
     port of 127.0.0.1 unless ``port`` is given."""
+
+    thread_name = "local-websocket-server"
+
+    def serve_options(self) -> dict[str, Any]:
+        return {"process_request": self._check}
 
     def __init__(
         self,
@@ -132,43 +137,12 @@ class LocalWebSocketServer:
         ssl_context: ssl.SSLContext | None = None,
         port: int = 0,
     ) -> None:
-        self.port = port
+        super().__init__(ssl_context=ssl_context, port=port)
         self.token = token
         self.scheme = scheme
         self.redirect_to: str | None = None
         self.handshakes: list[Headers] = []
         self.messages: list[str | bytes] = []
-        self._ssl_context = ssl_context
-        self._server: Server | None = None
-        self._background: BackgroundServer | None = None
-
-    @property
-    def uri(self) -> str:
-        assert self._server is not None, "start() first"
-        port = self._server.socket.getsockname()[1]
-        return f"{'wss' if self._ssl_context else 'ws'}://127.0.0.1:{port}"
-
-    def start(self) -> LocalWebSocketServer:
-        self._server = serve(
-            self._serve,
-            "127.0.0.1",
-            self.port,
-            ssl=self._ssl_context,
-            process_request=self._check,
-            compression=None,
-        )
-        self._background = BackgroundServer(self._server, "local-websocket-server")
-        return self
-
-    def stop(self) -> None:
-        if self._background is not None:
-            self._background.stop()
-
-    def __enter__(self) -> LocalWebSocketServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
         self.handshakes.append(request.headers)
