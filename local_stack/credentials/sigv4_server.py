@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -34,7 +33,6 @@ from websockets.http11 import Request
 from local_stack.aws import sigv4 as spec
 from local_stack.credentials.servers import VerifyingServer
 
-MAX_SKEW = datetime.timedelta(minutes=5)
 SERVICE = "execute-api"
 
 
@@ -42,25 +40,11 @@ def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-@dataclass(frozen=True)
-class LocalAWSCredentials:
-    """The only credentials the verifier accepts."""
-
-    access_key: str
-    secret_key: str = field(repr=False)
-    session_token: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether a handshake's signature holds, and if not which check failed
-    (a reason never quotes the credential)."""
-
-    ok: bool
-    reason: str
-
-
-ACCEPTED = Verdict(True, "signature verified")
+# The verifier's types are the spec verifier's: the same credentials and verdicts.
+LocalAWSCredentials = spec.SigningCredentials
+Verdict = spec.Verdict
+ACCEPTED = spec.ACCEPTED
+MAX_SKEW = spec.MAX_SKEW
 
 
 def verify(

@@ -79,6 +79,33 @@ def session_credentials() -> Credentials | None:
     return credentials
 
 
+def frozen_credentials(source: Callable[[], Any], purpose: str) -> Any:
+    """The role's credentials from ``source`` (:func:`session_credentials`), frozen for
+    one signature; ``purpose`` ends the messages ("for SigV4 signing").
+
+    Raises:
+        ConfigError: no AWS credentials were found.
+        SecretAccessDenied: they could not be obtained (a failed refresh; retryable).
+    """
+    try:
+        found = source()
+        frozen = None if found is None else found.get_frozen_credentials()
+    except BotoCoreError:
+        # Temporary credentials whose refresh failed (the container credentials
+        # endpoint, STS): the source of the credential, not the endpoint, is at fault.
+        raise SecretAccessDenied(
+            f"The function's AWS credentials could not be obtained {purpose}.",
+            retryable=True,
+        ) from None
+    if frozen is None or not frozen.access_key or not frozen.secret_key:
+        raise ConfigError(
+            f"No AWS credentials were found {purpose}: run the function with an "
+            "execution role (or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+            "AWS_PROFILE, outside Lambda)."
+        )
+    return frozen
+
+
 def http_url(uri: str) -> str:
     """The ``https://`` (``http://``) URL a ``wss://`` (``ws://``) URI is signed as. Pure."""
     parts = urlsplit(uri)
@@ -148,22 +175,7 @@ class SigV4(HandshakeOnly):
             ConfigError: no AWS credentials were found.
             SecretAccessDenied: the credentials could not be obtained (retryable).
         """
-        try:
-            found = self.credentials()
-            frozen = None if found is None else found.get_frozen_credentials()
-        except BotoCoreError:
-            # Temporary credentials whose refresh failed (the container credentials
-            # endpoint, STS): the source of the credential, not the endpoint, is at fault.
-            raise SecretAccessDenied(
-                "The function's AWS credentials could not be obtained for SigV4 signing.",
-                retryable=True,
-            ) from None
-        if frozen is None or not frozen.access_key or not frozen.secret_key:
-            raise ConfigError(
-                "No AWS credentials were found for SigV4 signing: run the function with an "
-                "execution role (or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-                "AWS_PROFILE, outside Lambda)."
-            )
+        frozen = frozen_credentials(self.credentials, "for SigV4 signing")
         # What is signed is what is sent: one query, in the form the verifier rebuilds.
         handshake = replace(handshake, uri=with_canonical_query(handshake.uri))
         added, authorization, signature = sign(

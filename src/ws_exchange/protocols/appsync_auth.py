@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..credentials import Handshake, Prepared, ReadSecret, read_token
 from ..credentials._base import HandshakeOnly
-from ..errors import ConfigError, SecretAccessDenied
 from ..framing import dumps
 
 if TYPE_CHECKING:
@@ -183,24 +182,9 @@ class IamAuthorizer:
         return authorization, tuple(credentials)
 
     def _frozen(self) -> Any:
-        from botocore.exceptions import BotoCoreError
+        from ..credentials import sigv4
 
-        try:
-            found = self.credentials()
-            frozen = None if found is None else found.get_frozen_credentials()
-        except BotoCoreError:
-            # A refresh of temporary credentials failed: their source is at fault.
-            raise SecretAccessDenied(
-                "The function's AWS credentials could not be obtained to sign for AppSync.",
-                retryable=True,
-            ) from None
-        if frozen is None or not frozen.access_key or not frozen.secret_key:
-            raise ConfigError(
-                "No AWS credentials were found to sign for AppSync (APPSYNC_AUTH iam): run "
-                "the function with an execution role (or set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, outside Lambda)."
-            )
-        return frozen
+        return sigv4.frozen_credentials(self.credentials, "to sign for AppSync (APPSYNC_AUTH iam)")
 
 
 @dataclass(frozen=True, slots=True)
