@@ -42,7 +42,7 @@ _TIE_SECONDS = 0.01
 
 @dataclass(slots=True)
 class _Turn:
-    """One conversation in progress: the connection, the plan and what steps extracted."""
+    """One conversation in progress: the link, the plan, the budgets and the step running."""
 
     link: Link
     plan: Plan
@@ -52,7 +52,6 @@ class _Turn:
     out_of_time: Callable[[], bool]
     # The step running now, for messages about the deadline ("" outside a scenario).
     label: str = ""
-    sent_any: bool = False
 
 
 async def converse(link: Link, plan: Plan, deadline: Deadline, progress: Progress) -> None:
@@ -89,8 +88,7 @@ async def _send(turn: _Turn, step: SendStep) -> None:
     if step.outgoing is None:
         # A value built from variables was not counted when the plan was made.
         charge_sent(outgoing.shown_size, turn.plan, turn.progress)
-    if not turn.sent_any:
-        turn.sent_any = True
+    if not turn.progress.first_sent_at:
         turn.progress.first_sent_at = time.perf_counter()
     sent = await turn.link.send(outgoing, turn.plan.reply_timeout)
     turn.progress.sent.append(sent)
