@@ -361,14 +361,14 @@ def _collect_seconds(value: Any, error: type[ExchangeError]) -> float:
 
 def positive_seconds(value: Any, where: str, most: float, error: type[ExchangeError]) -> float:
     """``value`` as seconds in (0, ``most``]; ``error`` naming ``where`` otherwise."""
-    sentence = f"{where} must be a number of seconds greater than 0 and at most {most:g}."
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise error(sentence)
-    try:
-        seconds = float(value)
-    except OverflowError:
-        # An integer beyond a float's range (JSON allows any length).
-        raise error(sentence) from None
+        seconds = math.nan
+    else:
+        try:
+            seconds = float(value)
+        except OverflowError:
+            # An integer beyond a float's range (JSON allows any length).
+            seconds = math.inf
     if not (math.isfinite(seconds) and 0 < seconds <= most):
-        raise error(sentence)
+        raise error(f"{where} must be a number of seconds greater than 0 and at most {most:g}.")
     return seconds

@@ -102,8 +102,11 @@ MAX_EXTRACTS = 100
 _RECEIVE_KEYS = ("count", "until", "max_replies", "timeout_seconds")
 _AWAIT_CLOSE_KEYS = ("timeout_seconds",)
 _STEP_KEYS = (*ACTIONS, "extract")
+_ACTION_SET = frozenset(ACTIONS)
+_STEP_KEY_SET = frozenset(_STEP_KEYS)
 _NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
 _NAME = re.compile(_NAME_PATTERN)
+_WHOLE = re.compile(r"\{\{(" + _NAME_PATTERN + r")\}\}")
 _TOKEN = re.compile(r"\{\{\{\{|\}\}\}\}|\{\{(" + _NAME_PATTERN + r")\}\}")
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHOWN_NAME_CHARS = 64
@@ -235,7 +238,7 @@ def compile_template(
     """
     names: set[str] = set()
     scope = _Scope(frozenset(known), extracted_later or _nowhere)
-    root = _compile(value, "", scope, names)
+    root = _compile(value, scope, names)
     return Template(root, frozenset(names))
 
 
@@ -263,54 +266,62 @@ class _Scope(NamedTuple):
         )
 
 
-def _compile(value: Any, path: str, scope: _Scope, names: set[str]) -> Any:
+def _compile(value: Any, scope: _Scope, names: set[str]) -> Any:
     # Recursion is bounded: the value was checked to nest at most 64 levels.
+    # Where a fault is (``.a[0]``) is worked out only when there is one, on the way out.
     if isinstance(value, str):
-        return _compile_string(value, path, scope, names)
+        return _compile_string(value, scope, names)
     if isinstance(value, list):
-        items = tuple(
-            _compile(item, f"{path}[{index}]", scope, names) for index, item in enumerate(value)
-        )
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(_compile(item, scope, names))
+            except ValueError as exc:
+                raise ValueError(f"[{index}]{exc.args[0]}", exc.args[1]) from None
         if all(item is original for item, original in zip(items, value, strict=True)):
             return value
         if not any(type(item) in _NODES for item in items):
-            return list(items)  # escapes changed some text: still a plain value
-        return _List(items)
+            return items  # escapes changed some text: still a plain value
+        return _List(tuple(items))
     if isinstance(value, dict):
-        pairs = tuple(
-            (key, _compile(item, path + _key_path(key), scope, names))
-            for key, item in value.items()
-        )
+        pairs = []
+        for key, item in value.items():
+            try:
+                pairs.append((key, _compile(item, scope, names)))
+            except ValueError as exc:
+                raise ValueError(_key_path(key) + exc.args[0], exc.args[1]) from None
         if all(item is value[key] for key, item in pairs):
             return value
         if not any(type(item) in _NODES for _, item in pairs):
             return dict(pairs)
-        return _Object(pairs)
+        return _Object(tuple(pairs))
     return value
 
 
-def _compile_string(text: str, path: str, scope: _Scope, names: set[str]) -> Any:
+def _compile_string(text: str, scope: _Scope, names: set[str]) -> Any:
     if "{{" not in text and "}}}}" not in text:
         return text
+    whole = _WHOLE.fullmatch(text)
+    if whole is not None:
+        # The commonest template, {{name}} alone: ~1 us of the ~2 us the rule below takes.
+        return _placeholder(whole.group(1), scope, names)
     parts: list[str | _Whole] = []
     literal: list[str] = []
     position = 0
     for match in _TOKEN.finditer(text):
-        _literal_text(text, position, match.start(), path, literal)
+        _literal_text(text, position, match.start(), literal)
         position = match.end()
         name = match.group(1)
         if name is None:
             # An escape: {{{{ or }}}} stands for two braces.
             literal.append(match.group(0)[:2])
             continue
-        if name not in BUILTIN_NAMES and name not in scope.known:
-            raise ValueError(path, scope.unknown(name))
-        names.add(name)
+        placeholder = _placeholder(name, scope, names)
         if literal:
             parts.append("".join(literal))
             literal.clear()
-        parts.append(_Whole(name, name in BUILTIN_NAMES))
-    _literal_text(text, position, len(text), path, literal)
+        parts.append(placeholder)
+    _literal_text(text, position, len(text), literal)
     if literal:
         parts.append("".join(literal))
     if not parts:
@@ -321,14 +332,22 @@ def _compile_string(text: str, path: str, scope: _Scope, names: set[str]) -> Any
     return _Text(tuple(parts))
 
 
-def _literal_text(text: str, start: int, end: int, path: str, literal: list[str]) -> None:
+def _placeholder(name: str, scope: _Scope, names: set[str]) -> _Whole:
+    builtin = name in BUILTIN_NAMES
+    if not builtin and name not in scope.known:
+        raise ValueError("", scope.unknown(name))
+    names.add(name)
+    return _Whole(name, builtin)
+
+
+def _literal_text(text: str, start: int, end: int, literal: list[str]) -> None:
     segment = text[start:end]
     brace = segment.find("{{")
     if brace >= 0:
         at = start + brace
         shown = shorten(text[at : at + 25], 24)
         raise ValueError(
-            path,
+            "",
             f"has `{shown}` at offset {at}, which is not a placeholder: a placeholder is "
             "{{name}}, the name made of letters, digits and underscores (not starting with "
             "a digit, at most 64 characters); write {{{{ for a literal {{.",
@@ -488,7 +507,7 @@ def parse_steps(
     known: set[str] = set()
     steps: list[Step] = []
     for index, raw in enumerate(value):
-        step = _parse_step(raw, f"{where}[{index}]", known, _later(value, index, where), error)
+        step = _parse_step(raw, index, where, known, value, error)
         if isinstance(step, ReceiveStep):
             known.update(item.name for item in step.extract)
         steps.append(step)
@@ -506,23 +525,26 @@ def static_wait_seconds(steps: Iterable[Step]) -> float:
 
 def _parse_step(
     raw: Any,
-    label: str,
+    index: int,
+    where: str,
     known: Iterable[str],
-    extracted_later: Callable[[str], str | None],
+    steps: list[Any],
     error: type[ExchangeError],
 ) -> Step:
+    label = f"{where}[{index}]"
     if not isinstance(raw, dict):
         raise error(f"{label} must be an object with one action key: {', '.join(ACTIONS)}.")
-    for key in raw:
-        if key not in _STEP_KEYS:
-            hint = _did_you_mean(str(key), _STEP_KEYS)
-            raise error(f"{label} has an unknown key, {_shown_key(key)}{hint}")
-    actions = [key for key in ACTIONS if key in raw]
+    actions = [key for key in raw if key in _ACTION_SET]
+    if len(actions) + ("extract" in raw) != len(raw):
+        key = next(key for key in raw if key not in _STEP_KEY_SET)
+        hint = _did_you_mean(str(key), _STEP_KEYS)
+        raise error(f"{label} has an unknown key, {_shown_key(key)}{hint}")
     if not actions:
         raise error(f"{label} has no action: a step has exactly one of {', '.join(ACTIONS)}.")
     if len(actions) > 1:
+        first, second = sorted(actions, key=ACTIONS.index)[:2]
         raise error(
-            f"{label} has both {actions[0]} and {actions[1]}: a step does exactly one thing; "
+            f"{label} has both {first} and {second}: a step does exactly one thing; "
             "write one step for each."
         )
     action = actions[0]
@@ -533,22 +555,22 @@ def _parse_step(
             "extract from."
         )
     item = raw[action]
-    where = f"{label}.{action}"
+    at = f"{label}.{action}"
     if action == "send":
-        return _send(item, label, known, extracted_later, error)
+        return _send(item, label, known, _later(steps, index, where), error)
     if action == "receive":
         return _receive(item, extract, label, error)
     if action == "collect":
-        return CollectStep(label, positive_seconds(item, where, MAX_COLLECT_SECONDS, error))
+        return CollectStep(label, positive_seconds(item, at, MAX_COLLECT_SECONDS, error))
     if action == "await_close":
-        return AwaitCloseStep(label, _await_close(item, where, error))
+        return AwaitCloseStep(label, _await_close(item, at, error))
     if action == "ping":
         if not isinstance(item, dict) or item:
-            raise error(f"{where} must be {{}} (an empty object).")
+            raise error(f"{at} must be {{}} (an empty object).")
         return PingStep(label)
     if action == "expect":
-        return ExpectStep(label, _expression(item, where, error))
-    return SleepStep(label, positive_seconds(item, where, MAX_SLEEP_SECONDS, error))
+        return ExpectStep(label, _expression(item, at, error))
+    return SleepStep(label, positive_seconds(item, at, MAX_SLEEP_SECONDS, error))
 
 
 def _later(steps: Sequence[Any], index: int, where: str) -> Callable[[str], str | None]:
@@ -575,13 +597,17 @@ def _send(
     where = f"{label}.send"
     try:
         # First: compiling then walks a value known to nest at most 64 levels.
-        outgoing = framing.prepare(value)
+        # Not stamped yet: the plan puts the timestamp in TIMESTAMP_FIELD.
+        outgoing = framing.prepare(value, timestamp_field="")
     except ValueError as exc:
         # A binary message's base64 may be a template ({"binary_base64": "{{data}}"}):
         # it is checked once filled in, or below once its escapes are read.
         if not _binary_template(value):
             raise error(f"{where} {exc}.") from None
         outgoing = None
+    if outgoing is not None and not _may_hold_placeholders(outgoing.data):
+        # Neither a placeholder nor an escape in any of its strings: it is sent as it is.
+        return SendStep(label, Template(value, frozenset()), outgoing)
     try:
         template = compile_template(value, known, extracted_later=extracted_later)
     except ValueError as exc:
@@ -592,10 +618,22 @@ def _send(
     if outgoing is None or template.root is not value:
         # Escapes changed the text: encode what will be sent.
         try:
-            outgoing = framing.prepare(template.root)
+            outgoing = framing.prepare(template.root, timestamp_field="")
         except ValueError as exc:
             raise error(f"{where} {exc}.") from None
     return SendStep(label, template, outgoing)
+
+
+def _may_hold_placeholders(data: str | bytes) -> bool:
+    """Whether a message encoded as ``data`` may hold a placeholder or an escape.
+
+    Its JSON text holds ``{{`` exactly where one of its strings does (JSON's
+    own braces are never side by side, an object's first key being a string);
+    ``}}}}`` may also be nested objects closing, which compiling then tells
+    apart. Base64 holds no brace. This spares the template walk for the
+    messages that have none: parsing 1000 steps took ~8 ms with it.
+    """
+    return isinstance(data, str) and ("{{" in data or "}}}}" in data)
 
 
 def _binary_template(value: Any) -> bool:

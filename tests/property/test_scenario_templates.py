@@ -121,7 +121,7 @@ def test_a_value_without_braces_is_sent_as_it_is(value: Any) -> None:
         return False
 
     try:
-        outgoing = framing.prepare(value)
+        outgoing = framing.prepare(value, timestamp_field="")
     except ValueError:
         return
     if braces(value):
@@ -130,6 +130,32 @@ def test_a_value_without_braces_is_sent_as_it_is(value: Any) -> None:
     assert isinstance(step, SendStep)
     assert step.outgoing == outgoing
     assert render(step.template, {}, FIXED) is value
+
+
+BRACY_VALUES = st.recursive(
+    st.one_of(BRACY, st.integers()),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(BRACY, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@PROPERTY_SETTINGS
+@given(value=BRACY_VALUES)
+def test_a_value_without_placeholders_is_sent_as_its_escapes_read(value: Any) -> None:
+    # Braces in keys and in text, nested objects closing side by side: whichever
+    # way the step is parsed, what is sent is the value with its escapes read.
+    try:
+        template = compile_template(value)
+    except ValueError:
+        return
+    if template.names:
+        return
+    (step,) = parse_steps([{"send": value}])
+    assert isinstance(step, SendStep)
+    assert step.outgoing == framing.prepare(template.root, timestamp_field="")
+    assert render(step.template, {}, FIXED) == template.root
 
 
 STEP_KEYS = st.sampled_from(

@@ -258,6 +258,36 @@ def test_now_is_a_fixed_width_utc_timestamp() -> None:
     assert len(now()) == len(datetime(2000, 1, 1, tzinfo=UTC).isoformat(timespec="microseconds"))
 
 
+@pytest.mark.parametrize(
+    "nanoseconds",
+    [
+        0,
+        999_999_999,
+        1_796_428_799_999_999_999,  # the last microsecond of 2026-12-04 (UTC)
+        1_796_428_800_000_000_000,  # midnight: the second's text changes with the date
+        1_796_428_800_000_001_000,
+        1_796_428_801_000_999_999,
+        2_000_000_000_123_456_789,
+    ],
+)
+def test_now_is_the_clocks_microsecond_in_iso_8601(
+    nanoseconds: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Oracle: the epoch plus whole microseconds, written by datetime itself.
+    expected = (
+        datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=nanoseconds // 1000)
+    ).isoformat(timespec="microseconds")
+    monkeypatch.setattr("ws_exchange.framing.time.time_ns", lambda: nanoseconds)
+    assert now() == expected
+    # Again within the same second, and after a step back of the clock.
+    assert now() == expected
+    monkeypatch.setattr("ws_exchange.framing.time.time_ns", lambda: nanoseconds + 1_000_000_000)
+    later = now()
+    monkeypatch.setattr("ws_exchange.framing.time.time_ns", lambda: nanoseconds)
+    assert now() == expected
+    assert later > expected
+
+
 def test_prepare_refuses_a_frame_over_the_limit_counting_the_timestamp() -> None:
     # Fits without its timestamp, not with it.
     overhead = len(encode({"x": "", "timestamp": now()}))
