@@ -505,9 +505,13 @@ def parse_steps(
             '[{"send": {"action": "ping"}}, {"receive": {"count": 1}}].'
         )
     known: set[str] = set()
+    # Templates compiled so far, by their JSON text: a scenario often sends one
+    # message many times (a poll with its session id), and the variables a
+    # template may use only grow from one step to the next.
+    compiled: dict[str | bytes, Template] = {}
     steps: list[Step] = []
     for index, raw in enumerate(value):
-        step = _parse_step(raw, index, where, known, value, error)
+        step = _parse_step(raw, index, where, known, value, compiled, error)
         if isinstance(step, ReceiveStep):
             known.update(item.name for item in step.extract)
         steps.append(step)
@@ -529,6 +533,7 @@ def _parse_step(
     where: str,
     known: Iterable[str],
     steps: list[Any],
+    compiled: dict[str | bytes, Template],
     error: type[ExchangeError],
 ) -> Step:
     label = f"{where}[{index}]"
@@ -557,7 +562,7 @@ def _parse_step(
     item = raw[action]
     at = f"{label}.{action}"
     if action == "send":
-        return _send(item, label, known, _later(steps, index, where), error)
+        return _send(item, label, known, _later(steps, index, where), compiled, error)
     if action == "receive":
         return _receive(item, extract, label, error)
     if action == "collect":
@@ -592,6 +597,7 @@ def _send(
     label: str,
     known: Iterable[str],
     extracted_later: Callable[[str], str | None],
+    compiled: dict[str | bytes, Template],
     error: type[ExchangeError],
 ) -> SendStep:
     where = f"{label}.send"
@@ -608,12 +614,16 @@ def _send(
     if outgoing is not None and not _may_hold_placeholders(outgoing.data):
         # Neither a placeholder nor an escape in any of its strings: it is sent as it is.
         return SendStep(label, Template(value, frozenset()), outgoing)
-    try:
-        template = compile_template(value, known, extracted_later=extracted_later)
-    except ValueError as exc:
-        path, sentence = exc.args
-        raise error(f"{where}{path} {sentence}") from None
+    template = None if outgoing is None else compiled.get(outgoing.data)
+    if template is None:
+        try:
+            template = compile_template(value, known, extracted_later=extracted_later)
+        except ValueError as exc:
+            path, sentence = exc.args
+            raise error(f"{where}{path} {sentence}") from None
     if template.names:
+        if outgoing is not None:
+            compiled[outgoing.data] = template
         return SendStep(label, template, None)
     if outgoing is None or template.root is not value:
         # Escapes changed the text: encode what will be sent.

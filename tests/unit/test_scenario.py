@@ -487,6 +487,39 @@ def test_a_message_that_cannot_be_sent_once_filled_in_names_the_step(
     assert info.value.message == f"steps[2].send, once its placeholders are filled in, {reason}."
 
 
+def test_a_message_sent_at_several_steps_is_each_steps_own() -> None:
+    message = {"action": "poll", "sid": "{{sid}}", "n": "{{n}}"}
+    steps = parse_steps(
+        [
+            {"receive": {"count": 1}, "extract": {"sid": "sid", "n": "n"}},
+            {"send": message},
+            {"receive": {"count": 1}, "extract": {"sid": "next"}},
+            {"send": dict(message)},
+        ]
+    )
+    first, second = steps[1], steps[3]
+    assert isinstance(first, SendStep) and isinstance(second, SendStep)
+    assert (first.label, second.label) == ("steps[1]", "steps[3]")
+    assert sent(first, {"sid": "a", "n": 1}) == {"action": "poll", "sid": "a", "n": 1}
+    assert sent(second, {"sid": "b", "n": [2]}) == {"action": "poll", "sid": "b", "n": [2]}
+    with pytest.raises(MessageTooLarge) as info:
+        second.prepare({"sid": "x" * (1024 * 1024), "n": 1}, FIXED, "timestamp")
+    assert info.value.message.startswith("steps[3].send, once its placeholders are filled in")
+
+
+def test_the_same_message_before_its_variable_is_extracted_is_still_refused() -> None:
+    message = invalid(
+        [
+            {"receive": {"count": 1}, "extract": {"a": "a"}},
+            {"send": {"x": "{{a}}"}},
+            {"send": {"x": "{{b}}"}},
+            {"receive": {"count": 1}, "extract": {"b": "b"}},
+            {"send": {"x": "{{b}}"}},
+        ]
+    )
+    assert message.startswith("steps[2].send.x uses {{b}}, which only a later step (steps[3])")
+
+
 # --- receive ------------------------------------------------------------------------------
 
 
