@@ -51,15 +51,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_JSON_WHITESPACE = " \t\n\r"
 _decoder = json.JSONDecoder(parse_float=_finite, parse_constant=_reject_constant)
 
 
 def loads(text: str) -> Any:
     """Decode strict JSON text; any failure (too deep included) is a :class:`ValueError`."""
+    # raw_decode, the whitespace around the value skipped here: JSONDecoder.decode
+    # does the same with two regular expressions, ~0.3 us of each reply.
+    start = len(text) - len(text.lstrip(_JSON_WHITESPACE))
     try:
-        value = _decoder.decode(text)
+        value, end = _decoder.raw_decode(text, start)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+        raise ValueError("extra data after the JSON value")
     if "\\" in text and _SURROGATE_ESCAPE.search(text):
         dumps(value).encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
     return value

@@ -139,6 +139,9 @@ class _Object(NamedTuple):
 _NODES = frozenset({_Whole, _Text, _List, _Object})
 
 
+_NO_NAMES: Final[frozenset[str]] = frozenset()
+
+
 class Template(NamedTuple):
     """A ``send`` value compiled for :func:`render`.
 
@@ -613,7 +616,7 @@ def _send(
         outgoing = None
     if outgoing is not None and not _may_hold_placeholders(outgoing.data):
         # Neither a placeholder nor an escape in any of its strings: it is sent as it is.
-        return SendStep(label, Template(value, frozenset()), outgoing)
+        return SendStep(label, Template(value, _NO_NAMES), outgoing)
     template = None if outgoing is None else compiled.get(outgoing.data)
     if template is None:
         try:
@@ -884,20 +887,24 @@ def from_messages(
     at once by the next message, if any. Their steps have no label: their
     messages speak of the request's own fields.
     """
+    # The same replies after each message: one step, shared (steps never change).
+    receive: ReceiveStep | None = None
+    if until is not None or expected_replies is None:
+        receive = ReceiveStep("", None, until, max_replies, None)
+    elif expected_replies:
+        receive = ReceiveStep("", expected_replies, None, expected_replies, None)
     steps: list[Step] = []
     messages = tuple(messages)
     for index, outgoing in enumerate(messages):
-        steps.append(SendStep("", Template(outgoing.message, frozenset()), outgoing))
+        steps.append(SendStep("", Template(outgoing.message, _NO_NAMES), outgoing))
         if (
             defers_replies is not None
             and index < len(messages) - 1
             and defers_replies(outgoing.message)
         ):
             continue
-        if until is not None or expected_replies is None:
-            steps.append(ReceiveStep("", None, until, max_replies, None))
-        elif expected_replies:
-            steps.append(ReceiveStep("", expected_replies, None, expected_replies, None))
+        if receive is not None:
+            steps.append(receive)
     if collect_seconds is not None:
         steps.append(CollectStep("", collect_seconds, max_replies))
     return tuple(steps)
