@@ -18,7 +18,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed as WebSocketClosed
 
-from . import checks, connection_facts, scenario
+from . import checks, connection_facts, scenario, templates
 from .closing import closed_error, closed_normally
 from .deadline import Deadline
 from .errors import ExpectationFailed, ReplyTimeout
@@ -48,7 +48,7 @@ class _Turn:
     plan: Plan
     deadline: Deadline
     progress: Progress
-    builtins: scenario.Builtins
+    builtins: templates.Builtins
     out_of_time: Callable[[], bool]
     # The step running now, for messages about the deadline ("" outside a scenario).
     label: str = ""
@@ -61,7 +61,7 @@ async def converse(link: Link, plan: Plan, deadline: Deadline, progress: Progres
         plan,
         deadline,
         progress,
-        scenario.builtins(plan.request_id or ""),
+        templates.builtins(plan.request_id or ""),
         checks.deadline_check(deadline.at),
     )
     try:

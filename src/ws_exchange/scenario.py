@@ -3,52 +3,18 @@
 A direct payload may carry ``steps`` instead of ``message``/``messages``: an
 ordered list of 1 to 1000 step objects, run in order over one connection. This
 module validates them into typed steps before any I/O (:func:`parse_steps`),
-fills the placeholders of an outgoing message (:func:`render`), reads variables
-out of a reply (:func:`extract`) and evaluates an ``expect`` step; the exchange
-does the waiting, sending and receiving.
+reads variables out of a reply (:func:`extract`) and evaluates an ``expect``
+step; a ``send`` value's placeholders are :mod:`.templates`' concern, and the
+exchange does the waiting, sending and receiving.
 
 Each step has exactly one action key: ``send``, ``receive``, ``collect``,
 ``await_close``, ``ping``, ``expect`` or ``sleep``. A ``receive`` step may also
 carry ``extract``, ``{"<name>": "<JMESPath>"}``, evaluated on the last reply of
 that step; each name becomes a variable for the steps after it.
 
-Placeholders
-------------
-In a ``send`` value every string, at any depth, is a template (object keys are
-not: they are sent as written). The rule, read left to right, each match taking
-the leftmost place it can:
-
-* ``{{{{`` is a literal ``{{`` and ``}}}}`` a literal ``}}``;
-* ``{{name}}``, with ``name`` matching ``[A-Za-z_][A-Za-z0-9_]{0,63}``, is a
-  placeholder;
-* any other ``{{`` is an error (``{{ name }}``, ``{{name``, ``{{1x}}``,
-  ``{{}}``), whose message says to write ``{{{{`` for a literal ``{{``;
-* anything else, a single brace or a ``}}`` on its own included, is literal
-  text. So ``{{{id}}}`` is ``{`` + the value of ``id`` + ``}``.
-
-Leftmost matching lets a literal brace stand right beside a placeholder, and
-leaves text without ``{{`` or ``}}}}`` (JSON held in a string, most GraphQL)
-untouched. Four closing braces stand for two even where no placeholder is near:
-that is what the escape means, so a compact GraphQL query ending in ``}}}}``
-must double them.
-
-A string that is exactly one placeholder is replaced by the variable's value
-with its JSON type (a number stays a number, an object an object); within a
-longer string, a string value is inserted as is and any other value as compact
-JSON text. The built-in names ``uuid``, ``timestamp``, ``epoch_ms`` and
-``request_id`` are computed afresh at each use (two ``{{uuid}}`` are two
-different UUIDs). Every other name must be extracted by an earlier step; this
-is checked when the steps are parsed, so a misspelt name is an error before any
-secret is read.
-
 Steps and templates are named tuples, not dataclasses: every invocation
 imports this module (plain messages run as steps too), and fourteen dataclasses
 cost ~7 ms of cold start against ~2 ms (cProfile of the import).
-
-Each ``send`` value is compiled once, when parsed: a value without
-placeholders is encoded for sending right then, and sending it costs what
-sending a plain message costs; a value with placeholders keeps its static parts
-as they are and only rebuilds the path to each placeholder.
 
 Expressions (``until``, ``extract``, ``expect``) are bounded by the deadline:
 the interpreter asks a callable, every few nodes it visits, whether time is up.
@@ -58,8 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, NamedTuple, TypeAlias
 
@@ -81,13 +45,21 @@ from .checks import (
 from .errors import (
     ExchangeError,
     ExpectationFailed,
-    InternalError,
     InvalidRequest,
     MessageTooLarge,
 )
+from .suggest import did_you_mean
+from .templates import (
+    BUILTIN_NAMES,
+    NAME,
+    NO_NAMES,
+    Builtins,
+    Template,
+    compile_template,
+    render,
+)
 
 ACTIONS: Final = ("send", "receive", "collect", "await_close", "ping", "expect", "sleep")
-BUILTIN_NAMES: Final = frozenset({"uuid", "timestamp", "epoch_ms", "request_id"})
 MAX_STEPS = 1000
 MAX_COUNT = 1000
 # A wait past the longest Lambda timeout (15 minutes) could never complete.
@@ -104,275 +76,6 @@ _AWAIT_CLOSE_KEYS = ("timeout_seconds",)
 _STEP_KEYS = (*ACTIONS, "extract")
 _ACTION_SET = frozenset(ACTIONS)
 _STEP_KEY_SET = frozenset(_STEP_KEYS)
-_NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
-_NAME = re.compile(_NAME_PATTERN)
-_WHOLE = re.compile(r"\{\{(" + _NAME_PATTERN + r")\}\}")
-_TOKEN = re.compile(r"\{\{\{\{|\}\}\}\}|\{\{(" + _NAME_PATTERN + r")\}\}")
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SHOWN_NAME_CHARS = 64
-
-
-# --- templates --------------------------------------------------------------------------
-
-
-class _Whole(NamedTuple):
-    """A string that is exactly one placeholder: the value, with its type."""
-
-    name: str
-    builtin: bool
-
-
-class _Text(NamedTuple):
-    """A string with placeholders in it: literal text and placeholders, in order."""
-
-    parts: tuple[str | _Whole, ...]
-
-
-class _List(NamedTuple):
-    items: tuple[Any, ...]
-
-
-class _Object(NamedTuple):
-    items: tuple[tuple[str, Any], ...]
-
-
-_NODES = frozenset({_Whole, _Text, _List, _Object})
-
-
-_NO_NAMES: Final[frozenset[str]] = frozenset()
-
-
-class Template(NamedTuple):
-    """A ``send`` value compiled for :func:`render`.
-
-    ``root`` is the value itself where it holds no placeholder (escapes already
-    applied), shared by every rendering and never modified; ``names`` every
-    name its placeholders use (empty: the value is sent as it is).
-    """
-
-    root: Any
-    names: frozenset[str]
-
-
-Builtins: TypeAlias = Mapping[str, Callable[[], Any]]
-
-
-def builtins(request_id: str) -> dict[str, Callable[[], Any]]:
-    """The built-in placeholders of one invocation, each computed afresh at each use."""
-    return {
-        "uuid": _uuid,
-        "timestamp": framing.now,
-        "epoch_ms": _epoch_ms,
-        "request_id": lambda: request_id,
-    }
-
-
-def _uuid() -> str:
-    # Imported on first use: most invocations never need a UUID.
-    import uuid
-
-    return str(uuid.uuid4())
-
-
-def _epoch_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def render(template: Template, variables: Mapping[str, Any], builtins: Builtins) -> Any:
-    """The value ``template`` stands for, its placeholders filled in.
-
-    ``variables`` holds what earlier steps extracted; ``builtins`` is
-    :func:`builtins` of the invocation.
-
-    Raises:
-        InternalError: a placeholder names a variable ``variables`` lacks (parsing
-            rules that out: this is a bug in the caller).
-    """
-    if not template.names:
-        return template.root
-    return _render(template.root, variables, builtins)
-
-
-def _render(node: Any, variables: Mapping[str, Any], builtins: Builtins) -> Any:
-    kind = type(node)
-    if kind is _Whole:
-        return _value(node, variables, builtins)
-    if kind is _Text:
-        return "".join(
-            part if type(part) is str else _text(_value(part, variables, builtins))
-            for part in node.parts
-        )
-    if kind is _List:
-        return [_render(item, variables, builtins) for item in node.items]
-    if kind is _Object:
-        return {key: _render(item, variables, builtins) for key, item in node.items}
-    return node
-
-
-def _value(placeholder: _Whole, variables: Mapping[str, Any], builtins: Builtins) -> Any:
-    try:
-        if placeholder.builtin:
-            return builtins[placeholder.name]()
-        return variables[placeholder.name]
-    except KeyError:
-        raise InternalError(
-            f"The placeholder {{{{{placeholder.name}}}}} had no value when its step ran."
-        ) from None
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else framing.dumps(value)
-
-
-def compile_template(
-    value: Any,
-    known: Iterable[str] = (),
-    *,
-    extracted_later: Callable[[str], str | None] | None = None,
-) -> Template:
-    """Compile a ``send`` value whose placeholders may name ``known`` variables.
-
-    ``extracted_later`` tells, for an unknown name, which later step extracts
-    it (``None``: none), for the error to say so.
-
-    Raises:
-        ValueError: ``args`` is ``(path, sentence)``: where in the value (``""``
-            for the value itself, ``.a[0]`` below it) and what is wrong.
-    """
-    names: set[str] = set()
-    scope = _Scope(frozenset(known), extracted_later or _nowhere)
-    root = _compile(value, scope, names)
-    return Template(root, frozenset(names))
-
-
-def _nowhere(name: str) -> None:
-    return None
-
-
-class _Scope(NamedTuple):
-    """The variables a template may use, and how to explain one it may not."""
-
-    known: frozenset[str]
-    extracted_later: Callable[[str], str | None]
-
-    def unknown(self, name: str) -> str:
-        later = self.extracted_later(name)
-        if later is not None:
-            return (
-                f"uses {{{{{name}}}}}, which only a later step ({later}) extracts: a "
-                "variable exists once the step that extracts it has run."
-            )
-        hint = _did_you_mean(name, sorted(self.known | BUILTIN_NAMES), "{{", "}}")
-        return (
-            f"uses {{{{{name}}}}}, but no earlier step extracts {name} and it is not a "
-            f"built-in name (uuid, timestamp, epoch_ms, request_id){hint}"
-        )
-
-
-def _compile(value: Any, scope: _Scope, names: set[str]) -> Any:
-    # Recursion is bounded: the value was checked to nest at most 64 levels.
-    # Where a fault is (``.a[0]``) is worked out only when there is one, on the way out.
-    if isinstance(value, str):
-        return _compile_string(value, scope, names)
-    if isinstance(value, list):
-        items = []
-        for index, item in enumerate(value):
-            try:
-                items.append(_compile(item, scope, names))
-            except ValueError as exc:
-                raise ValueError(f"[{index}]{exc.args[0]}", exc.args[1]) from None
-        if all(item is original for item, original in zip(items, value, strict=True)):
-            return value
-        if not any(type(item) in _NODES for item in items):
-            return items  # escapes changed some text: still a plain value
-        return _List(tuple(items))
-    if isinstance(value, dict):
-        pairs = []
-        for key, item in value.items():
-            try:
-                pairs.append((key, _compile(item, scope, names)))
-            except ValueError as exc:
-                raise ValueError(_key_path(key) + exc.args[0], exc.args[1]) from None
-        if all(item is value[key] for key, item in pairs):
-            return value
-        if not any(type(item) in _NODES for _, item in pairs):
-            return dict(pairs)
-        return _Object(tuple(pairs))
-    return value
-
-
-def _compile_string(text: str, scope: _Scope, names: set[str]) -> Any:
-    if "{{" not in text and "}}}}" not in text:
-        return text
-    whole = _WHOLE.fullmatch(text)
-    if whole is not None:
-        # The commonest template, {{name}} alone: ~1 us of the ~2 us the rule below takes.
-        return _placeholder(whole.group(1), scope, names)
-    parts: list[str | _Whole] = []
-    literal: list[str] = []
-    position = 0
-    for match in _TOKEN.finditer(text):
-        _literal_text(text, position, match.start(), literal)
-        position = match.end()
-        name = match.group(1)
-        if name is None:
-            # An escape: {{{{ or }}}} stands for two braces.
-            literal.append(match.group(0)[:2])
-            continue
-        placeholder = _placeholder(name, scope, names)
-        if literal:
-            parts.append("".join(literal))
-            literal.clear()
-        parts.append(placeholder)
-    _literal_text(text, position, len(text), literal)
-    if literal:
-        parts.append("".join(literal))
-    if not parts:
-        return ""
-    if len(parts) == 1:
-        # A placeholder alone keeps its value's type; literal text alone is a string.
-        return parts[0]
-    return _Text(tuple(parts))
-
-
-def _placeholder(name: str, scope: _Scope, names: set[str]) -> _Whole:
-    builtin = name in BUILTIN_NAMES
-    if not builtin and name not in scope.known:
-        raise ValueError("", scope.unknown(name))
-    names.add(name)
-    return _Whole(name, builtin)
-
-
-def _literal_text(text: str, start: int, end: int, literal: list[str]) -> None:
-    segment = text[start:end]
-    brace = segment.find("{{")
-    if brace >= 0:
-        at = start + brace
-        shown = shorten(text[at : at + 25], 24)
-        raise ValueError(
-            "",
-            f"has `{shown}` at offset {at}, which is not a placeholder: a placeholder is "
-            "{{name}}, the name made of letters, digits and underscores (not starting with "
-            "a digit, at most 64 characters); write {{{{ for a literal {{.",
-        )
-    if segment:
-        literal.append(segment)
-
-
-def _key_path(key: Any) -> str:
-    key = str(key)
-    if _PLAIN_KEY.fullmatch(key) and len(key) <= _SHOWN_NAME_CHARS:
-        return f".{key}"
-    return f"[{json.dumps(shorten(key, 40))}]"
-
-
-def _did_you_mean(word: str, choices: Sequence[str], before: str = "", after: str = "") -> str:
-    """The end of a sentence: a suggestion among ``choices`` when one is close, else a period."""
-    # Imported on a mistake only: difflib is no part of a valid invocation.
-    import difflib
-
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {before}{close[0]}{after}?" if close else "."
 
 
 def _shown_key(key: Any) -> str:
@@ -545,7 +248,7 @@ def _parse_step(
     actions = [key for key in raw if key in _ACTION_SET]
     if len(actions) + ("extract" in raw) != len(raw):
         key = next(key for key in raw if key not in _STEP_KEY_SET)
-        hint = _did_you_mean(str(key), _STEP_KEYS)
+        hint = did_you_mean(str(key), _STEP_KEYS)
         raise error(f"{label} has an unknown key, {_shown_key(key)}{hint}")
     if not actions:
         raise error(f"{label} has no action: a step has exactly one of {', '.join(ACTIONS)}.")
@@ -616,7 +319,7 @@ def _send(
         outgoing = None
     if outgoing is not None and not _may_hold_placeholders(outgoing.data):
         # Neither a placeholder nor an escape in any of its strings: it is sent as it is.
-        return SendStep(label, Template(value, _NO_NAMES), outgoing)
+        return SendStep(label, Template(value, NO_NAMES), outgoing)
     template = None if outgoing is None else compiled.get(outgoing.data)
     if template is None:
         try:
@@ -669,7 +372,7 @@ def _receive(value: Any, extract: Any, label: str, error: type[ExchangeError]) -
                     f"{where}.extract belongs beside receive, in the step itself: "
                     '{"receive": {...}, "extract": {...}}.'
                 )
-            hint = _did_you_mean(str(key), _RECEIVE_KEYS)
+            hint = did_you_mean(str(key), _RECEIVE_KEYS)
             raise error(f"{where} has an unknown key, {_shown_key(key)}{hint}")
     count_value = value.get("count")
     until_value = value.get("until")
@@ -711,7 +414,7 @@ def _extractions(value: Any, label: str, error: type[ExchangeError]) -> tuple[Ex
         )
     extractions = []
     for name, text in value.items():
-        if not (isinstance(name, str) and _NAME.fullmatch(name)):
+        if not (isinstance(name, str) and NAME.fullmatch(name)):
             raise error(
                 f"{where} has the name {_shown_key(name)}: a name is 1 to 64 letters, digits "
                 "and underscores, not starting with a digit."
@@ -729,7 +432,7 @@ def _await_close(value: Any, where: str, error: type[ExchangeError]) -> float | 
         raise error(f'{where} must be an object: {{}} or {{"timeout_seconds": s}}.')
     for key in value:
         if key not in _AWAIT_CLOSE_KEYS:
-            hint = _did_you_mean(str(key), _AWAIT_CLOSE_KEYS)
+            hint = did_you_mean(str(key), _AWAIT_CLOSE_KEYS)
             raise error(f"{where} has an unknown key, {_shown_key(key)}{hint}")
     timeout = value.get("timeout_seconds")
     if timeout is None:
@@ -896,7 +599,7 @@ def from_messages(
     steps: list[Step] = []
     messages = tuple(messages)
     for index, outgoing in enumerate(messages):
-        steps.append(SendStep("", Template(outgoing.message, _NO_NAMES), outgoing))
+        steps.append(SendStep("", Template(outgoing.message, NO_NAMES), outgoing))
         if (
             defers_replies is not None
             and index < len(messages) - 1

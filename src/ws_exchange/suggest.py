@@ -8,7 +8,7 @@ likely one in the error is the fix. Names only: values never appear.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 # difflib's own default: close enough to catch a dropped or doubled letter, a
 # plural or a truncated suffix, far enough to leave unrelated names alone.
@@ -23,3 +23,10 @@ def closest(word: str, known: Iterable[str], *, cutoff: float = DEFAULT_CUTOFF) 
     by_upper = {name.upper(): name for name in known}
     matches = difflib.get_close_matches(word.upper(), by_upper, n=1, cutoff=cutoff)
     return by_upper[matches[0]] if matches else None
+
+
+def did_you_mean(word: str, choices: Sequence[str], before: str = "", after: str = "") -> str:
+    """The end of a sentence: ``; did you mean <choice>?`` for a choice close to
+    ``word`` (case counts), written between ``before`` and ``after``; else a period."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=DEFAULT_CUTOFF)
+    return f"; did you mean {before}{close[0]}{after}?" if close else "."

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from ws_exchange import framing
 from ws_exchange.errors import InvalidRequest
-from ws_exchange.scenario import SendStep, compile_template, parse_steps, render
+from ws_exchange.scenario import SendStep, parse_steps
+from ws_exchange.templates import compile_template, render
 
 from .conftest import JSONISH, PROPERTY_SETTINGS
 

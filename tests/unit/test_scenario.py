@@ -31,16 +31,14 @@ from ws_exchange.scenario import (
     SendStep,
     SleepStep,
     Step,
-    builtins,
     check_expect,
-    compile_template,
     extract,
     parse_steps,
-    render,
     reply_matches,
     static_wait_seconds,
     until_not_matched_message,
 )
+from ws_exchange.templates import builtins, compile_template, render
 
 FIXED = {
     "uuid": lambda: "U",
