@@ -227,6 +227,28 @@ def _too_large() -> str:
     return f"is larger than {MAX_OUTGOING_BYTES} bytes once encoded"
 
 
+def is_binary(message: Any) -> bool:
+    """Whether ``message`` is a binary message, ``{"binary_base64": ...}`` exactly."""
+    return isinstance(message, dict) and len(message) == 1 and BINARY_FIELD in message
+
+
+def prepare_written(message: Any, data: str, timestamp_field: str) -> Outgoing:
+    """As :func:`prepare`, for a JSON object or list already written as ``data``
+    (``dumps(message)``, nested as deep as the message was checked to be).
+
+    Raises:
+        TooLarge: the frame is larger than :data:`MAX_OUTGOING_BYTES`.
+        ValueError: it cannot be sent as UTF-8 text.
+    """
+    try:
+        size = len(data) if data.isascii() else len(data.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError("cannot be sent as UTF-8 text (it holds a lone surrogate)") from None
+    if size > MAX_OUTGOING_BYTES:
+        raise TooLarge(_too_large())
+    return _outgoing(message, data, size, timestamp_field)
+
+
 def prepare(message: Any, timestamp_field: str = DEFAULT_TIMESTAMP_FIELD) -> Outgoing:
     """Check ``message`` and encode it for sending, stamped in ``timestamp_field``.
 
@@ -236,7 +258,7 @@ def prepare(message: Any, timestamp_field: str = DEFAULT_TIMESTAMP_FIELD) -> Out
             message whose base64 is invalid.
     """
     _check_nesting(message)
-    if isinstance(message, dict) and len(message) == 1 and BINARY_FIELD in message:
+    if is_binary(message):
         data: str | bytes = _binary(message[BINARY_FIELD])
         size = len(data)
     else:

@@ -56,7 +56,7 @@ from .templates import (
     Builtins,
     Template,
     compile_template,
-    render,
+    fill,
 )
 
 ACTIONS: Final = ("send", "receive", "collect", "await_close", "ping", "expect", "sleep")
@@ -121,8 +121,11 @@ class SendStep(NamedTuple):
         """
         if self.outgoing is not None:
             return self.outgoing
+        message, text = fill(self.template, variables, builtins)
         try:
-            return framing.prepare(render(self.template, variables, builtins), timestamp_field)
+            if text is not None:
+                return framing.prepare_written(message, text, timestamp_field)
+            return framing.prepare(message, timestamp_field)
         except framing.TooLarge as exc:
             raise MessageTooLarge(
                 f"{self.label}.send, once its placeholders are filled in, {exc}."

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ws_exchange import framing
-from ws_exchange.errors import InvalidRequest
+from ws_exchange.errors import ExchangeError, InvalidRequest
 from ws_exchange.scenario import SendStep, parse_steps
 from ws_exchange.templates import compile_template, render
 
@@ -90,6 +91,81 @@ def test_placeholders_fill_in_exactly_what_was_written(
     )
     assert rendered == [expected]
     assert template.names == {piece for kind, piece in parts if kind == "name"}
+
+
+# Text that JSON escapes, and the character the compiled text marks placeholders with.
+ESCAPY = st.text(st.sampled_from('{}ab"\\\n\x00\U0001f600'), max_size=8) | st.sampled_from(
+    ["\ue000", "a\ue0000\ue000", "\ud800"]
+)
+# Mostly strings and numbers, as variables mostly are; now and then a container.
+SEND_VALUES = st.one_of(
+    ESCAPY,
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    ESCAPY,
+    VALUES,
+    st.lists(st.one_of(st.integers(), ESCAPY), max_size=3),
+)
+# Parts with at least one placeholder among them.
+FILLED_PARTS = st.builds(
+    lambda before, name, after: [*before, ("name", name), *after],
+    PARTS,
+    st.sampled_from(NAMES),
+    PARTS,
+)
+NESTED_PARTS = st.recursive(
+    st.one_of(FILLED_PARTS, FILLED_PARTS, FILLED_PARTS, PARTS, st.integers(), ESCAPY.map(literal)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(ESCAPY, children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def written_value(node: Any) -> Any:
+    """A send value from parts: each list of parts becomes one string."""
+    if isinstance(node, list) and all(isinstance(item, tuple) for item in node):
+        return "".join(
+            literal(piece) if kind == "text" else f"{{{{{piece}}}}}" for kind, piece in node
+        )
+    if isinstance(node, list):
+        return [written_value(item) for item in node]
+    if isinstance(node, dict):
+        return {key: written_value(item) for key, item in node.items()}
+    return node
+
+
+@settings(PROPERTY_SETTINGS, max_examples=400)
+@given(
+    shape=NESTED_PARTS,
+    values=st.lists(SEND_VALUES, min_size=len(NAMES), max_size=len(NAMES)),
+)
+def test_a_filled_in_message_is_sent_as_its_value_encoded(shape: Any, values: list[Any]) -> None:
+    # However the message is written (its template's own text cut where the
+    # values go, or the value encoded whole), the frame is the filled-in
+    # value's JSON text; the oracle is the encoder over the rendered value.
+    value = written_value({"m": shape})
+    variables = dict(zip(NAMES, values, strict=True))
+    try:
+        steps = parse_steps(
+            [{"receive": {"count": 1}, "extract": dict.fromkeys(NAMES, "x")}, {"send": value}]
+        )
+    except InvalidRequest:
+        return
+    step = steps[1]
+    assert isinstance(step, SendStep)
+    expected = render(step.template, variables, FIXED)
+    try:
+        encoded = framing.dumps(expected)
+        encoded.encode("utf-8")
+    except ValueError:
+        with pytest.raises(ExchangeError):
+            step.prepare(variables, FIXED, "")
+        return
+    outgoing = step.prepare(variables, FIXED, "")
+    assert outgoing.message == expected
+    assert outgoing.data == encoded
+    assert outgoing.size == len(encoded.encode("utf-8"))
 
 
 @PROPERTY_SETTINGS

@@ -505,6 +505,36 @@ def test_a_message_sent_at_several_steps_is_each_steps_own() -> None:
     assert info.value.message.startswith("steps[3].send, once its placeholders are filled in")
 
 
+def test_each_built_in_is_computed_once_for_the_message_and_its_frame() -> None:
+    counter = iter(range(1, 100))
+    fresh = {**FIXED, "epoch_ms": lambda: next(counter)}
+    (step,) = parse_steps([{"send": {"a": "{{epoch_ms}}", "b": ["x{{epoch_ms}}"]}}])
+    assert isinstance(step, SendStep)
+    outgoing = step.prepare({}, fresh, "")
+    assert outgoing.message == {"a": 1, "b": ["x2"]}
+    assert outgoing.data == '{"a":1,"b":["x2"]}'
+
+
+@pytest.mark.parametrize(
+    ("value", "variables"),
+    [
+        ({"\ue000": "{{sid}}"}, {"sid": "s"}),  # the character placeholders are marked with
+        ({"a": "\ue0000\ue000{{sid}}"}, {"sid": "s"}),
+        ({"a": "{{sid}}"}, {"sid": {"deep": [1, {"b": None}]}}),  # an object: encoded whole
+        ({"a": 'q"\\{{sid}}\n'}, {"sid": 'v"\\\u2028\x01'}),  # escapes either side
+        (["{{sid}}", "{{sid}}{{sid}}"], {"sid": 1.5}),
+        ("text {{sid}}", {"sid": "s"}),  # a string is sent as it is
+        ({"binary_base64": "{{sid}}"}, {"sid": "AAE="}),
+    ],
+)
+def test_a_filled_in_message_is_framed_as_its_value(value: Any, variables: Any) -> None:
+    steps = receive_then({"send": value})
+    step = steps[1]
+    assert isinstance(step, SendStep)
+    outgoing = step.prepare(variables, FIXED, "timestamp")
+    assert outgoing == framing.prepare(render(step.template, variables, FIXED), "timestamp")
+
+
 def test_the_same_message_before_its_variable_is_extracted_is_still_refused() -> None:
     message = invalid(
         [
