@@ -180,7 +180,7 @@ def fill(
     for filled, alone, piece in zip(values, cut.alone, cut.pieces[1:], strict=True):
         if not alone:
             written.append(framing.dumps(_text(filled))[1:-1])
-        elif isinstance(filled, dict | list):
+        elif isinstance(filled, (dict, list)):
             return value, None
         else:
             written.append(framing.dumps(filled))
