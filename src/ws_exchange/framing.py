@@ -189,9 +189,19 @@ class Outgoing(NamedTuple):
 
     def frame(self, timestamp: str) -> tuple[Any, str | bytes]:
         """The message as sent (stamped with ``timestamp``) and its frame."""
+        return self.sent_at(timestamp), self.frame_at(timestamp)
+
+    def frame_at(self, timestamp: str) -> str | bytes:
+        """The frame, stamped with ``timestamp``."""
         if self.timestamp_field is None:
-            return self.message, self.data
-        return {**self.message, self.timestamp_field: timestamp}, f'{self.head}{timestamp}"}}'
+            return self.data
+        return f'{self.head}{timestamp}"}}'
+
+    def sent_at(self, timestamp: str) -> Any:
+        """The message as the frame stamped with ``timestamp`` carries it."""
+        if self.timestamp_field is None:
+            return self.message
+        return {**self.message, self.timestamp_field: timestamp}
 
 
 def _outgoing(message: Any, data: str | bytes, data_size: int, field: str) -> Outgoing:

@@ -71,9 +71,11 @@ class RawLink:
         self._progress = progress
 
     async def send(self, outgoing: Outgoing, timeout: float) -> Any:
-        sent, frame = outgoing.frame(framing.now())
-        await self.connection.send(frame)
-        return sent
+        timestamp = framing.now()
+        await self.connection.send(outgoing.frame_at(timestamp))
+        # Made once the frame is on its way, while the server reads it: between a
+        # reply and the next message, every microsecond is the exchange's.
+        return outgoing.sent_at(timestamp)
 
     async def receive(self, *, completes: bool = False) -> Any:
         frame = await self.connection.recv()
