@@ -24,7 +24,7 @@ from .deadline import Deadline
 from .errors import ExpectationFailed, ReplyTimeout
 from .plan import Plan, Progress
 from .protocols.link import COMPLETE, Link
-from .replies import charge_sent, charge_variable
+from .replies import charge_sent, charge_variable, keep_held
 from .result import timings_ms
 from .scenario import (
     AwaitCloseStep,
@@ -79,6 +79,8 @@ async def converse(link: Link, plan: Plan, deadline: Deadline, progress: Progres
         raise ReplyTimeout(f"The Lambda deadline came{during}.") from None
     except WebSocketClosed as exc:
         raise closed_error(exc, plan.config) from None
+    finally:
+        keep_held(plan, progress)
 
 
 async def _send(turn: _Turn, step: SendStep) -> None:
@@ -98,8 +100,10 @@ async def _receive_step(turn: _Turn, step: ReceiveStep) -> None:
     timeout = turn.plan.reply_timeout if step.timeout is None else step.timeout
     reply: Any = None
     if step.count is not None:
-        for _ in range(step.count):
-            reply = await _receive(turn, timeout)
+        for index in range(step.count):
+            # Only the step's last reply is read here, and only to extract from it.
+            later = not step.extract or index < step.count - 1
+            reply = await _receive(turn, timeout, later=later)
     elif step.until is None:
         # Until the protocol's operation is complete (its mark is not a reply).
         for _ in range(step.max_replies + 1):
@@ -190,6 +194,7 @@ async def _ping(turn: _Turn, step: PingStep) -> None:
 
 async def _expect(turn: _Turn, step: ExpectStep) -> None:
     progress = turn.progress
+    keep_held(turn.plan, progress)
     document = {
         "sent": progress.sent,
         "received": progress.received,
@@ -217,9 +222,12 @@ _RUN: dict[type[Step], Callable[[_Turn, Any], Awaitable[None]]] = {
 }
 
 
-async def _receive(turn: _Turn, timeout: float, *, completes: bool = False) -> Any:
+async def _receive(
+    turn: _Turn, timeout: float, *, completes: bool = False, later: bool = False
+) -> Any:
     """Wait for one reply, keep it in ``progress`` and return it (as kept); with
-    ``completes``, :data:`COMPLETE` when the protocol's operation ends first."""
+    ``completes``, :data:`COMPLETE` when the protocol's operation ends first;
+    with ``later``, the reply may be kept after the next message is sent."""
     limit = turn.deadline.cap(timeout)
     # Checked before each wait, not only by the timer: replies that are already
     # buffered return without yielding to the event loop, where a timer fires.
@@ -227,7 +235,7 @@ async def _receive(turn: _Turn, timeout: float, *, completes: bool = False) -> A
         raise ReplyTimeout("No time was left before the Lambda deadline to wait for a reply.")
     try:
         async with asyncio.timeout(limit):
-            return await turn.link.receive(completes=completes)
+            return await turn.link.receive(completes=completes, later=later)
     except TimeoutError:
         where = f"{turn.label}: n" if turn.label else "N"
         if limit < timeout:

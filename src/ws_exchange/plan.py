@@ -82,3 +82,6 @@ class Progress:
     variable_memory: dict[str, int] = field(default_factory=dict)
     # What the connection showed: the handshake's status and headers, TLS, the close.
     connection: dict[str, Any] = field(default_factory=_no_connection)
+    # A reply received, charged to the memory budget, not yet kept in `received`
+    # (replies.keep with later=True).
+    unkept: str | bytes | None = None

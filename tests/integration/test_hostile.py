@@ -504,7 +504,7 @@ def test_the_safety_margin_is_what_the_deadline_keeps_back() -> None:
 def test_a_bug_becomes_a_typed_internal_error_with_its_traceback_scrubbed(
     run: Invoke, server, token: str, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
-    def broken(*args: Any) -> Any:
+    def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"a bug that knows the token {token}")
 
     monkeypatch.setattr(link, "keep", broken)

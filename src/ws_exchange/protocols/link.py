@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed as WebSocketClosed
 from .. import framing
 from ..errors import ExchangeError, InternalError, InvalidRequest
 from ..plan import Plan, Progress
-from ..replies import charge_memory, keep, keep_value
+from ..replies import charge_memory, keep, keep_held, keep_value
 
 if TYPE_CHECKING:
     from ..credentials import Prepared
@@ -77,10 +77,15 @@ class RawLink:
         # reply and the next message, every microsecond is the exchange's.
         return outgoing.sent_at(timestamp)
 
-    async def receive(self, *, completes: bool = False) -> Any:
+    async def receive(self, *, completes: bool = False, later: bool = False) -> Any:
+        """The next reply, kept; with ``later``, possibly held for :func:`.keep_held`
+        (``None``)."""
+        # A reply held since the last receive is kept first, in order; usually
+        # just after a message was sent, while the server reads it.
+        keep_held(self._plan, self._progress)
         frame = await self.connection.recv()
         _arrived(self._progress)
-        return keep(frame, self._plan, self._progress)
+        return keep(frame, self._plan, self._progress, later=later)
 
     def raise_failure(self) -> None:
         """Nothing fails behind the conversation's back on a raw connection."""
@@ -214,9 +219,10 @@ class PresetLink:
             raise InvalidRequest(f"A message built from variables {exc}.") from None
         return await self.preset.send(self, outgoing.message, timeout)
 
-    async def receive(self, *, completes: bool = False) -> Any:
+    async def receive(self, *, completes: bool = False, later: bool = False) -> Any:
         """The next reply, kept; :data:`COMPLETE` when an operation ends (if
-        ``completes``, else such marks are passed over)."""
+        ``completes``, else such marks are passed over). Never held: the
+        reader has already decoded it."""
         while True:
             while not self._arrivals:
                 if self._ended is not None:
