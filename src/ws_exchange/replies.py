@@ -61,10 +61,11 @@ def _most_kept(frame: str | bytes) -> int:
     character kept in a string is ``\\u0001``; a number written back longer,
     1e15 as 1000000000000000.0, takes at most 4.5 a character; a credential is
     replaced by ``[redacted]``, 10 characters, only where it has at least 8 or
-    is the whole value); binary: base64 in ``{"binary_base64": ...}``.
+    is the whole value); binary: base64 in ``{"binary_base64": ...}`` (36 bytes
+    for a one-byte frame that is a one-character credential, ``[redacted]``).
     """
     if isinstance(frame, bytes):
-        return 2 * len(frame) + 32
+        return 2 * len(frame) + 40
     return 6 * len(frame) + 32
 
 

@@ -121,8 +121,8 @@ class SendStep(NamedTuple):
         """
         if self.outgoing is not None:
             return self.outgoing
-        message, text = fill(self.template, variables, builtins)
         try:
+            message, text = fill(self.template, variables, builtins)
             if text is not None:
                 return framing.prepare_written(message, text, timestamp_field)
             return framing.prepare(message, timestamp_field)
@@ -323,7 +323,10 @@ def _send(
     if outgoing is not None and not _may_hold_placeholders(outgoing.data):
         # Neither a placeholder nor an escape in any of its strings: it is sent as it is.
         return SendStep(label, Template(value, NO_NAMES), outgoing)
-    template = None if outgoing is None else compiled.get(outgoing.data)
+    # Objects and lists only: a string is sent as its own text, which may read
+    # as an object's JSON (the string '{"a":1}' and the object {"a":1}).
+    key = outgoing.data if outgoing is not None and isinstance(value, (dict, list)) else None
+    template = None if key is None else compiled.get(key)
     if template is None:
         try:
             template = compile_template(value, known, extracted_later=extracted_later)
@@ -331,8 +334,8 @@ def _send(
             path, sentence = exc.args
             raise error(f"{where}{path} {sentence}") from None
     if template.names:
-        if outgoing is not None:
-            compiled[outgoing.data] = template
+        if key is not None:
+            compiled[key] = template
         return SendStep(label, template, None)
     if outgoing is None or template.root is not value:
         # Escapes changed the text: encode what will be sent.

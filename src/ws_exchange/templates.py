@@ -168,6 +168,8 @@ def fill(
 
     Raises:
         InternalError: as :func:`render`.
+        ValueError: a value inside a longer string has no text (an integer of
+            more than 4300 digits).
     """
     if not template.names:
         return template.root, None
@@ -183,7 +185,11 @@ def fill(
         elif isinstance(filled, (dict, list)):
             return value, None
         else:
-            written.append(framing.dumps(filled))
+            try:
+                written.append(framing.dumps(filled))
+            except ValueError:
+                # Encoded whole instead, for the error to say what is wrong.
+                return value, None
         written.append(piece)
     return value, "".join(written)
 
@@ -214,7 +220,13 @@ def _value(placeholder: _Whole, variables: Mapping[str, Any], builtins: Builtins
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else framing.dumps(value)
+    if isinstance(value, str):
+        return value
+    try:
+        return framing.dumps(value)
+    except ValueError:
+        # An integer of more than 4300 digits (a sum over a server's data) has no text.
+        raise ValueError("holds a value JSON cannot represent") from None
 
 
 def compile_template(

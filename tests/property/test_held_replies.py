@@ -27,14 +27,24 @@ from .conftest import JSONISH, PROPERTY_SETTINGS
 
 LONG_CREDENTIAL = "tok-Held-Replies-0123456789"
 SHORT_CREDENTIAL = "ab"
+# The shortest a credential can be: a whole reply of one byte becomes "[redacted]".
+SHORTEST_CREDENTIAL = "x"
 
 
 @pytest.fixture(autouse=True)
 def credentials() -> Iterator[None]:
     scrubber.forget_all()
-    scrubber.remember([LONG_CREDENTIAL, SHORT_CREDENTIAL])
+    scrubber.remember([LONG_CREDENTIAL, SHORT_CREDENTIAL, SHORTEST_CREDENTIAL])
     yield
     scrubber.forget_all()
+
+
+def utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def escaped(text: str) -> str:
@@ -46,7 +56,10 @@ def escaped(text: str) -> str:
 # longer, a short credential as the whole reply, credentials spelled with escapes.
 TEXT_FRAMES = st.one_of(
     st.text(st.sampled_from('\x00\x01\x1f"\\ab{é😀'), max_size=40),
-    JSONISH.map(lambda value: json.dumps(value, ensure_ascii=False)),
+    # A text frame is UTF-8 (websockets refuses any other): a lone surrogate
+    # arrives escaped, never raw.
+    JSONISH.map(json.dumps),
+    JSONISH.map(lambda value: json.dumps(value, ensure_ascii=False)).filter(utf8),
     st.lists(
         st.sampled_from(["1e15", "1E15", "1e-7", "0e0", "12345678901234567.5"]), max_size=6
     ).map(lambda numbers: "[" + ",".join(numbers) + "]"),
@@ -62,7 +75,12 @@ TEXT_FRAMES = st.one_of(
         ]
     ),
 )
-FRAMES = st.one_of(TEXT_FRAMES, st.binary(max_size=40), st.just(SHORT_CREDENTIAL.encode()))
+FRAMES = st.one_of(
+    TEXT_FRAMES,
+    st.binary(max_size=40),
+    st.sampled_from([SHORT_CREDENTIAL.encode(), SHORTEST_CREDENTIAL.encode()]),
+    st.just(SHORTEST_CREDENTIAL),
+)
 EVENTS = st.lists(
     st.one_of(
         st.tuples(st.just("reply"), FRAMES),

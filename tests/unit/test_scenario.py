@@ -535,6 +535,34 @@ def test_a_filled_in_message_is_framed_as_its_value(value: Any, variables: Any) 
     assert outgoing == framing.prepare(render(step.template, variables, FIXED), "timestamp")
 
 
+@pytest.mark.parametrize("text_first", [True, False])
+def test_a_string_that_reads_as_an_objects_json_is_still_a_string(text_first: bool) -> None:
+    text, value = '{"k":"{{a}}"}', {"k": "{{a}}"}
+    sends = [{"send": text}, {"send": value}] if text_first else [{"send": value}, {"send": text}]
+    steps = receive_then(*sends, names=("a",))
+    by_kind = {type(sent(step, {"a": "x"})): step for step in steps[1:]}
+    as_text, as_object = by_kind[str], by_kind[dict]
+    assert isinstance(as_text, SendStep) and isinstance(as_object, SendStep)
+    variables = {"a": 'say "hi"'}
+    assert as_text.prepare(variables, FIXED, "timestamp").frame_at("T") == '{"k":"say "hi""}'
+    assert as_object.prepare(variables, FIXED, "timestamp").frame_at("T") == (
+        '{"k":"say \\"hi\\"","timestamp":"T"}'
+    )
+
+
+@pytest.mark.parametrize("value", [{"a": "{{n}}"}, {"a": "x{{n}}"}, ["{{n}}", "{{n}}"]])
+def test_a_number_too_long_to_write_is_a_message_that_cannot_be_sent(value: Any) -> None:
+    # An integer of more than 4300 digits has no text in Python (sum(@) over a reply).
+    steps = receive_then({"send": value}, names=("n",))
+    step = steps[1]
+    assert isinstance(step, SendStep)
+    with pytest.raises(ExpectationFailed) as info:
+        step.prepare({"n": 10**4400}, FIXED, "timestamp")
+    assert info.value.message == (
+        "steps[1].send, once its placeholders are filled in, holds a value JSON cannot represent."
+    )
+
+
 def test_the_same_message_before_its_variable_is_extracted_is_still_refused() -> None:
     message = invalid(
         [
