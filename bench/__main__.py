@@ -155,6 +155,25 @@ def start_server(token: str) -> tuple[subprocess.Popen[str], str]:
     return server, server.stdout.readline().strip()
 
 
+def function_environment(uri: str, secrets_manager: LocalSecretsManager) -> dict[str, str]:
+    """The function's environment (the template's, with events/env.json) for the
+    server at ``uri``, the secret read from ``secrets_manager`` with the SDK."""
+    spec = load_function()
+    function_env = apply_env_vars(spec, read_json(ROOT / "events" / "env.json"))
+    function_env.update(
+        WEBSOCKET_URI=uri + "/v1",
+        TOKEN_SECRET_ID=SECRET_ID,
+        ALLOW_INSECURE_WEBSOCKET="true",
+        SECRETS_SOURCE="sdk",
+    )
+    return {
+        **os.environ,
+        **lambda_environment(spec),
+        **secrets_manager.environment,
+        **function_env,
+    }
+
+
 def cold_once(task: Path, module: str, env: dict[str, str]) -> dict[str, Any]:
     read_end, write_end = os.pipe()
     subprocess.run(  # noqa: S603 - our own script, fixed arguments
@@ -176,10 +195,11 @@ def cold_once(task: Path, module: str, env: dict[str, str]) -> dict[str, Any]:
 class Worker:
     """The warm worker process (bench/warm.py), driven one command at a time."""
 
-    def __init__(self, env: dict[str, str], uri: str, token: str) -> None:
+    def __init__(self, env: dict[str, str], uri: str, token: str, root: Path = ROOT) -> None:
+        """``root``: the checkout whose function (``src/``) and worker it runs."""
         self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             [sys.executable, "-m", "bench.warm", uri, token],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -370,20 +390,7 @@ def main() -> None:
         secrets_manager.put_secret(SECRET_ID, json.dumps({"token": token}))
         server, uri = start_server(token)
         try:
-            spec = load_function()
-            function_env = apply_env_vars(spec, read_json(ROOT / "events" / "env.json"))
-            function_env.update(
-                WEBSOCKET_URI=uri + "/v1",
-                TOKEN_SECRET_ID=SECRET_ID,
-                ALLOW_INSECURE_WEBSOCKET="true",
-                SECRETS_SOURCE="sdk",
-            )
-            base = {
-                **os.environ,
-                **lambda_environment(spec),
-                **secrets_manager.environment,
-                **function_env,
-            }
+            base = function_environment(uri, secrets_manager)
             envs = {"sdk": base, "extension": {**base, **extension.environment}}
             # As in Lambda, no process may write bytecode: each uses what its code ships.
             cold_envs = {name: {**e, "PYTHONDONTWRITEBYTECODE": "1"} for name, e in envs.items()}
