@@ -187,10 +187,6 @@ class Outgoing(NamedTuple):
         """
         return _outgoing(self.message, self.data, self.data_size, field)
 
-    def frame(self, timestamp: str) -> tuple[Any, str | bytes]:
-        """The message as sent (stamped with ``timestamp``) and its frame."""
-        return self.sent_at(timestamp), self.frame_at(timestamp)
-
     def frame_at(self, timestamp: str) -> str | bytes:
         """The frame, stamped with ``timestamp``."""
         if self.timestamp_field is None:
@@ -201,7 +197,7 @@ class Outgoing(NamedTuple):
         """The message as the frame stamped with ``timestamp`` carries it."""
         if self.timestamp_field is None:
             return self.message
-        return {**self.message, self.timestamp_field: timestamp}
+        return stamp(self.message, self.timestamp_field, timestamp=timestamp)
 
 
 def _outgoing(message: Any, data: str | bytes, data_size: int, field: str) -> Outgoing:
@@ -243,8 +239,8 @@ def is_binary(message: Any) -> bool:
 
 
 def prepare_written(message: Any, data: str, timestamp_field: str) -> Outgoing:
-    """As :func:`prepare`, for a JSON object or list already written as ``data``
-    (``dumps(message)``, nested as deep as the message was checked to be).
+    """As :func:`prepare`, for a message already written as its frame's text ``data``
+    (``encode(message)``, nested as deep as the message was checked to be).
 
     Raises:
         TooLarge: the frame is larger than :data:`MAX_OUTGOING_BYTES`.
@@ -269,19 +265,15 @@ def prepare(message: Any, timestamp_field: str = DEFAULT_TIMESTAMP_FIELD) -> Out
     """
     _check_nesting(message)
     if is_binary(message):
-        data: str | bytes = _binary(message[BINARY_FIELD])
-        size = len(data)
-    else:
-        try:
-            data = encode(message)
-            size = len(data.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise ValueError("cannot be sent as UTF-8 text (it holds a lone surrogate)") from None
-        except (ValueError, TypeError):
-            raise ValueError("holds a value JSON cannot represent") from None
-    if size > MAX_OUTGOING_BYTES:
-        raise TooLarge(_too_large())
-    return _outgoing(message, data, size, timestamp_field)
+        data = _binary(message[BINARY_FIELD])
+        if len(data) > MAX_OUTGOING_BYTES:
+            raise TooLarge(_too_large())
+        return _outgoing(message, data, len(data), timestamp_field)
+    try:
+        text = encode(message)
+    except (ValueError, TypeError):
+        raise ValueError("holds a value JSON cannot represent") from None
+    return prepare_written(message, text, timestamp_field)
 
 
 def _binary(text: Any) -> bytes:

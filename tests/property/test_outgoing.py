@@ -36,7 +36,7 @@ def test_a_prepared_frame_is_the_stamped_message_encoded(message: Any, field: st
     if isinstance(message, dict) and list(message) == ["binary_base64"]:
         return  # binary messages: below
     outgoing = prepare(message, field)
-    sent, frame = outgoing.frame(timestamp)
+    sent, frame = outgoing.sent_at(timestamp), outgoing.frame_at(timestamp)
     assert frame == expected
     assert sent == stamp(message, field, timestamp=timestamp)
     assert outgoing.size == len(expected_bytes) <= MAX_OUTGOING_BYTES
@@ -51,5 +51,6 @@ def test_a_binary_message_is_sent_as_its_bytes_and_shown_as_written(
 ) -> None:
     message = {"binary_base64": base64.b64encode(data).decode("ascii")}
     outgoing = prepare(message, field)
-    assert outgoing.frame(now()) == (message, data)
+    timestamp = now()
+    assert (outgoing.sent_at(timestamp), outgoing.frame_at(timestamp)) == (message, data)
     assert outgoing.size == len(data)

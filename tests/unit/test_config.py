@@ -503,20 +503,21 @@ def test_a_known_variable_is_never_suggested_for_another() -> None:
 def test_timestamp_field_defaults_to_timestamp() -> None:
     config = load_config(BASE)
     assert config.timestamp_field == "timestamp"
-    assert config.default_outgoing.frame("T")[0] == {"action": "ping", "timestamp": "T"}
+    assert config.default_outgoing.sent_at("T") == {"action": "ping", "timestamp": "T"}
 
 
 @pytest.mark.parametrize("field", ["sentAt", "ts", "x" * 64, "é", "a b"])
 def test_timestamp_field_names_where_the_default_message_is_stamped(field: str) -> None:
     config = load_config(env(TIMESTAMP_FIELD=field))
     assert config.timestamp_field == field
-    assert config.default_outgoing.frame("T")[0] == {"action": "ping", field: "T"}
+    assert config.default_outgoing.sent_at("T") == {"action": "ping", field: "T"}
 
 
 def test_an_empty_timestamp_field_stamps_nothing() -> None:
     config = load_config(env(TIMESTAMP_FIELD=""))
     assert config.timestamp_field == ""
-    assert config.default_outgoing.frame("T") == ({"action": "ping"}, '{"action":"ping"}')
+    assert config.default_outgoing.sent_at("T") == {"action": "ping"}
+    assert config.default_outgoing.frame_at("T") == '{"action":"ping"}'
 
 
 @pytest.mark.parametrize(

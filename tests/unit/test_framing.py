@@ -237,7 +237,8 @@ def test_reply_too_deep_to_decode_is_kept_as_its_text() -> None:
 )
 def test_prepared_frame_is_the_stamped_message_encoded(message: Any) -> None:
     timestamp = now()
-    sent, frame = prepare(message).frame(timestamp)
+    outgoing = prepare(message)
+    sent, frame = outgoing.sent_at(timestamp), outgoing.frame_at(timestamp)
     assert sent == stamp(message, timestamp=timestamp)
     assert frame == encode(stamp(message, timestamp=timestamp))
 
@@ -249,7 +250,7 @@ def test_prepared_frame_is_the_stamped_message_encoded(message: Any) -> None:
 )
 def test_prepared_size_is_the_frames_utf8_bytes(message: Any) -> None:
     outgoing = prepare(message)
-    assert outgoing.size == len(outgoing.frame(now())[1].encode("utf-8"))
+    assert outgoing.size == len(outgoing.frame_at(now()).encode("utf-8"))
 
 
 def test_now_is_a_fixed_width_utc_timestamp() -> None:
@@ -311,7 +312,7 @@ def test_prepare_refuses_lone_surrogates(message: Any) -> None:
 def test_the_timestamp_goes_in_the_configured_field(field: str, message: Any) -> None:
     timestamp = now()
     outgoing = prepare(message, timestamp_field=field)
-    sent, frame = outgoing.frame(timestamp)
+    sent, frame = outgoing.sent_at(timestamp), outgoing.frame_at(timestamp)
     assert sent == {**message, field: timestamp}
     assert json.loads(frame) == sent
     assert list(json.loads(frame)) == [*message, field]
@@ -320,20 +321,23 @@ def test_the_timestamp_goes_in_the_configured_field(field: str, message: Any) ->
 
 def test_an_empty_field_adds_nothing() -> None:
     outgoing = prepare({"action": "ping"}, timestamp_field="")
-    sent, frame = outgoing.frame(now())
+    timestamp = now()
+    sent, frame = outgoing.sent_at(timestamp), outgoing.frame_at(timestamp)
     assert sent == {"action": "ping"}
     assert frame == '{"action":"ping"}'
     assert outgoing.size == len(frame)
 
 
 def test_an_object_that_has_the_configured_field_keeps_its_own_value() -> None:
-    sent, frame = prepare({"sentAt": 1, "timestamp": 2}, timestamp_field="sentAt").frame(now())
+    outgoing = prepare({"sentAt": 1, "timestamp": 2}, timestamp_field="sentAt")
+    timestamp = now()
+    sent, frame = outgoing.sent_at(timestamp), outgoing.frame_at(timestamp)
     assert sent == {"sentAt": 1, "timestamp": 2}
     assert json.loads(frame) == {"sentAt": 1, "timestamp": 2}
 
 
 def test_the_default_field_is_timestamp() -> None:
-    sent, _ = prepare({"a": 1}).frame("T")
+    sent = prepare({"a": 1}).sent_at("T")
     assert sent == {"a": 1, "timestamp": "T"}
 
 
@@ -343,7 +347,7 @@ def test_the_field_can_be_chosen_after_the_message_is_checked() -> None:
     unstamped = prepare({"a": 1}, timestamp_field="")
     stamped = unstamped.stamped_with("sentAt")
     assert stamped == prepare({"a": 1}, timestamp_field="sentAt")
-    assert stamped.frame(timestamp)[0] == {"a": 1, "sentAt": timestamp}
+    assert stamped.sent_at(timestamp) == {"a": 1, "sentAt": timestamp}
     assert stamped.stamped_with("") == unstamped
     assert stamped.stamped_with("sentAt").size == stamped.size
 
@@ -369,7 +373,8 @@ def b64(data: bytes) -> str:
 def test_a_binary_base64_object_is_sent_as_those_bytes_unstamped(data: bytes, field: str) -> None:
     message = {"binary_base64": b64(data)}
     outgoing = prepare(message, timestamp_field=field)
-    sent, frame = outgoing.frame(now())
+    timestamp = now()
+    sent, frame = outgoing.sent_at(timestamp), outgoing.frame_at(timestamp)
     assert frame == data
     assert type(frame) is bytes
     assert sent == message
@@ -378,7 +383,9 @@ def test_a_binary_base64_object_is_sent_as_those_bytes_unstamped(data: bytes, fi
 
 def test_a_binary_message_round_trips_as_a_binary_reply_is_shown() -> None:
     data = "snowman ☃".encode()
-    sent, frame = prepare(decode(data)).frame(now())
+    outgoing = prepare(decode(data))
+    timestamp = now()
+    sent, frame = outgoing.sent_at(timestamp), outgoing.frame_at(timestamp)
     assert frame == data
     assert sent == decode(data)
 
@@ -398,7 +405,8 @@ def test_binary_base64_that_is_not_a_string_is_refused(value: Any) -> None:
 
 
 def test_an_object_with_binary_base64_and_other_fields_is_ordinary_json() -> None:
-    sent, frame = prepare({"binary_base64": "AAAA", "n": 1}).frame("T")
+    outgoing = prepare({"binary_base64": "AAAA", "n": 1})
+    sent, frame = outgoing.sent_at("T"), outgoing.frame_at("T")
     assert sent == {"binary_base64": "AAAA", "n": 1, "timestamp": "T"}
     assert isinstance(frame, str)
 

@@ -36,14 +36,14 @@ def test_request_messages_are_stamped_in_the_configured_field(
     plan = make_plan(load_config({**BASE, **setting}), parse_payload({"message": {"a": 1}}))
     (outgoing,) = messages(plan)
     timestamp = now()
-    sent, frame = outgoing.frame(timestamp)
+    sent, frame = outgoing.sent_at(timestamp), outgoing.frame_at(timestamp)
     assert sent == {k: timestamp if v == "T" else v for k, v in expected.items()}
     assert plan.sent_bytes == len(frame.encode("utf-8"))
 
 
 def test_the_default_message_is_stamped_in_the_configured_field() -> None:
     plan = make_plan(load_config({**BASE, "TIMESTAMP_FIELD": "ts"}), parse_payload({}))
-    assert [m.frame("T")[0] for m in messages(plan)] == [{"action": "ping", "ts": "T"}]
+    assert [m.sent_at("T") for m in messages(plan)] == [{"action": "ping", "ts": "T"}]
 
 
 def test_a_message_only_the_configured_field_takes_past_the_limit_is_invalid_request() -> None:
@@ -57,14 +57,16 @@ def test_binary_messages_are_limited_by_their_bytes_and_counted_as_sent_shows_th
     message = {"binary_base64": "AAECAw=="}
     plan = make_plan(load_config(BASE), parse_payload({"message": message}))
     assert messages(plan)[0].size == 4
-    assert messages(plan)[0].frame("T") == (message, b"\x00\x01\x02\x03")
+    assert messages(plan)[0].sent_at("T") == message
+    assert messages(plan)[0].frame_at("T") == b"\x00\x01\x02\x03"
     assert plan.sent_bytes == len('{"binary_base64":"AAECAw=="}')
 
 
 @pytest.mark.parametrize("text", ["plain", 'say "hi"', "\x01\x02", "café"], ids=repr)
 def test_string_messages_are_counted_as_sent_shows_them(text: str) -> None:
     plan = make_plan(load_config(BASE), parse_payload({"message": text}))
-    assert messages(plan)[0].frame("T") == (text, text)
+    assert messages(plan)[0].sent_at("T") == text
+    assert messages(plan)[0].frame_at("T") == text
     assert plan.sent_bytes == len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
 
 

@@ -454,7 +454,8 @@ def test_a_filled_in_message_is_stamped_and_encoded_like_any_message() -> None:
     assert isinstance(step, SendStep)
     outgoing = step.prepare({"sid": "abc"}, FIXED, "timestamp")
     assert outgoing == framing.prepare({"action": "subscribe", "session": "abc"})
-    message, frame = outgoing.frame("2026-01-01T00:00:00.000000+00:00")
+    timestamp = "2026-01-01T00:00:00.000000+00:00"
+    message, frame = outgoing.sent_at(timestamp), outgoing.frame_at(timestamp)
     assert (
         json.loads(frame)
         == message

@@ -697,15 +697,16 @@ def test_a_binary_message_in_a_list_is_named_by_its_index() -> None:
 def test_a_valid_binary_message_is_carried_as_its_bytes() -> None:
     request = parse_payload({"message": {"binary_base64": "AP8="}})
     assert request.messages is not None
-    assert request.messages[0].frame("T") == ({"binary_base64": "AP8="}, b"\x00\xff")
+    assert request.messages[0].sent_at("T") == {"binary_base64": "AP8="}
+    assert request.messages[0].frame_at("T") == b"\x00\xff"
 
 
 def test_request_messages_get_their_timestamp_field_from_the_configuration() -> None:
     request = parse_payload({"messages": [{"a": 1}, "text", {"sentAt": 0}]})
     assert request.messages is not None
-    sent = [m.frame("T")[0] for m in stamped(request.messages, "sentAt")]
+    sent = [m.sent_at("T") for m in stamped(request.messages, "sentAt")]
     assert sent == [{"a": 1, "sentAt": "T"}, "text", {"sentAt": 0}]
-    assert [m.frame("T")[0] for m in stamped(request.messages, "")] == [
+    assert [m.sent_at("T") for m in stamped(request.messages, "")] == [
         {"a": 1},
         "text",
         {"sentAt": 0},
