@@ -359,12 +359,10 @@ def _may_hold_placeholders(data: str | bytes) -> bool:
 
 
 def _binary_template(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and len(value) == 1
-        and isinstance(value.get(framing.BINARY_FIELD), str)
-        and "{{" in value[framing.BINARY_FIELD]
-    )
+    if not framing.is_binary(value):
+        return False
+    text = value[framing.BINARY_FIELD]
+    return isinstance(text, str) and "{{" in text
 
 
 def _receive(value: Any, extract: Any, label: str, error: type[ExchangeError]) -> ReceiveStep:
