@@ -166,6 +166,36 @@ def verify(
     amz_date = received.get("x-amz-date")
     if amz_date is None:
         return Verdict(False, "no X-Amz-Date header")
+    return verify_signed(
+        method,
+        path,
+        query,
+        body,
+        fields,
+        received,
+        credentials=credentials,
+        region=region,
+        service=service,
+        now=now,
+    )
+
+
+def verify_signed(
+    method: str,
+    path: str,
+    query: str,
+    body: bytes,
+    fields: Mapping[str, str],
+    received: Mapping[str, str],
+    *,
+    credentials: SigningCredentials,
+    region: str,
+    service: str,
+    now: datetime.datetime,
+) -> Verdict:
+    """Check a request once its headers are read: ``fields`` of its Authorization,
+    ``received`` its headers by lower-case name (X-Amz-Date among them), each once."""
+    amz_date = received["x-amz-date"]
     try:
         signed_at = datetime.datetime.strptime(amz_date, TIMESTAMP_FORMAT).replace(
             tzinfo=datetime.UTC
