@@ -5,7 +5,10 @@ websockets server on 127.0.0.1) and the template-driven invoker, shared with
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,9 +27,47 @@ from local_stack.runtime.invoker import (
     load_function,
     read_json,
 )
+from local_stack.servers.hostile_servers import ScriptedServer
 from local_stack.servers.websocket_server import LocalWebSocketServer
 
 Invoke = Callable[..., Any]
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def child_outcome(
+    code: str,
+    args: list[str],
+    secrets_manager: LocalSecretsManager,
+    token: str,
+    script: Any,
+    **variables: str,
+) -> dict[str, Any]:
+    """Run ``code`` (a script that calls the handler and prints one ``RESULT <json>``
+    line) with ``args`` in a fresh process that imports only what Lambda would,
+    against ``script`` on a scripted server, its secret a new one holding ``token``;
+    the JSON it printed. ``variables`` are more of the function's environment."""
+    name = secrets_manager.put_secret(f"child/{uuid.uuid4()}", json.dumps({"token": token}))
+    with ScriptedServer(script) as server:
+        child = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "PYTHONPATH": str(SRC),
+                "WEBSOCKET_URI": server.uri,
+                "ALLOW_INSECURE_WEBSOCKET": "true",
+                "TOKEN_SECRET_ID": name,
+                **secrets_manager.environment,
+                **variables,
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert child.returncode == 0, child.stderr[-2000:]
+    line = next(line for line in child.stdout.splitlines() if line.startswith("RESULT "))
+    outcome: dict[str, Any] = json.loads(line[7:])
+    return outcome
 
 
 @pytest.fixture(scope="session")

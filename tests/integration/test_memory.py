@@ -9,20 +9,15 @@ its own peak RSS (VmHWM).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.sync.server import ServerConnection
 
 from local_stack.aws.secrets_manager import LocalSecretsManager
-from local_stack.servers.hostile_servers import ScriptedServer
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+from .conftest import child_outcome
+
 LAMBDA_MEMORY_MIB = 128
 
 CHILD = """
@@ -62,28 +57,9 @@ def run_child(
     secrets_manager: LocalSecretsManager, token: str, script: Any, *, messages: int
 ) -> dict[str, Any]:
     """Run the handler in a fresh process against ``script``; its outcome and peak RSS."""
-    name = secrets_manager.put_secret(f"memory/{uuid.uuid4()}", json.dumps({"token": token}))
-    with ScriptedServer(script) as server:
-        child = subprocess.run(
-            [sys.executable, "-c", CHILD, str(messages)],
-            env={
-                "PATH": os.environ.get("PATH", ""),
-                "PYTHONPATH": str(SRC),
-                "WEBSOCKET_URI": server.uri,
-                "ALLOW_INSECURE_WEBSOCKET": "true",
-                "TOKEN_SECRET_ID": name,
-                "MAX_RESULT_BYTES": str(5 * MIB),
-                **secrets_manager.environment,
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    assert child.returncode == 0, child.stderr[-2000:]
-    line = next(line for line in child.stdout.splitlines() if line.startswith("RESULT "))
-    outcome: dict[str, Any] = json.loads(line[7:])
-    return outcome
+    return child_outcome(
+        CHILD, [str(messages)], secrets_manager, token, script, MAX_RESULT_BYTES=str(5 * MIB)
+    )
 
 
 @pytest.mark.parametrize("flood", sorted(FLOODS))

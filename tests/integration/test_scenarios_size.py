@@ -10,10 +10,6 @@ test_memory.py.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +19,8 @@ from websockets.sync.server import ServerConnection
 from local_stack.aws.secrets_manager import LocalSecretsManager
 from local_stack.servers.hostile_servers import ScriptedServer
 
-from .conftest import Invoke, sample
+from .conftest import Invoke, child_outcome, sample
 
-SRC = Path(__file__).resolve().parents[2] / "src"
 LAMBDA_MEMORY_MIB = 128
 RESPONSE_LIMIT_BYTES = 6_000_000
 MIB = 1024 * 1024
@@ -64,30 +59,9 @@ def run_child(
     **variables: str,
 ) -> dict[str, Any]:
     """Run the handler on ``event`` in a fresh process against ``script``."""
-    name = secrets_manager.put_secret(f"size/{uuid.uuid4()}", json.dumps({"token": token}))
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
-    with ScriptedServer(script) as server:
-        child = subprocess.run(
-            [sys.executable, "-c", CHILD, str(path)],
-            env={
-                "PATH": os.environ.get("PATH", ""),
-                "PYTHONPATH": str(SRC),
-                "WEBSOCKET_URI": server.uri,
-                "ALLOW_INSECURE_WEBSOCKET": "true",
-                "TOKEN_SECRET_ID": name,
-                **secrets_manager.environment,
-                **variables,
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    assert child.returncode == 0, child.stderr[-2000:]
-    line = next(line for line in child.stdout.splitlines() if line.startswith("RESULT "))
-    outcome: dict[str, Any] = json.loads(line[7:])
-    return outcome
+    return child_outcome(CHILD, [str(path)], secrets_manager, token, script, **variables)
 
 
 def two_replies_each(connection: ServerConnection) -> None:
