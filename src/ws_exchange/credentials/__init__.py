@@ -177,6 +177,29 @@ def setting(environ: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+_REGION = re.compile(r"[a-z0-9-]+")
+
+
+def signing_region(environ: Mapping[str, str], in_host: str | None, missing: str) -> str:
+    """The region SigV4 signs for: ``SIGV4_REGION``, else ``in_host`` (the region the
+    endpoint's host names, if it does), else ``AWS_REGION``. Pure.
+
+    Raises:
+        ConfigError: ``SIGV4_REGION`` is malformed, or no region is found (``missing``).
+    """
+    region = setting(environ, "SIGV4_REGION")
+    if region is not None:
+        if not _REGION.fullmatch(region):
+            raise ConfigError("SIGV4_REGION must be an AWS region name such as eu-west-1.")
+        return region
+    if in_host is not None:
+        return in_host
+    region = setting(environ, "AWS_REGION")
+    if region is not None and _REGION.fullmatch(region):
+        return region
+    raise ConfigError(missing)
+
+
 def mode_name(environ: Mapping[str, str]) -> str:
     """The configured ``AUTH_MODE`` value; :class:`ConfigError` if unknown."""
     name = setting(environ, "AUTH_MODE") or "bearer"

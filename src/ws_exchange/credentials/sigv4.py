@@ -39,7 +39,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError
 
 from ..errors import ConfigError, SecretAccessDenied
-from . import Handshake, Prepared, ReadSecret, setting
+from . import Handshake, Prepared, ReadSecret, setting, signing_region
 from ._base import HandshakeOnly
 
 if TYPE_CHECKING:
@@ -198,20 +198,12 @@ def region_for(environ: Mapping[str, str], uri: str) -> str:
     Raises:
         ConfigError: naming ``SIGV4_REGION`` when none is found or it is malformed.
     """
-    region = setting(environ, "SIGV4_REGION")
-    if region is not None:
-        if not _NAME.fullmatch(region):
-            raise ConfigError("SIGV4_REGION must be an AWS region name such as eu-west-1.")
-        return region
     match = _EXECUTE_API_HOST.fullmatch(urlsplit(uri).hostname or "")
-    if match:
-        return match.group(1)
-    region = setting(environ, "AWS_REGION")
-    if region is not None and _NAME.fullmatch(region):
-        return region
-    raise ConfigError(
+    return signing_region(
+        environ,
+        match.group(1) if match else None,
         "SIGV4_REGION is required: WEBSOCKET_URI's host is not *.execute-api.<region>."
-        "amazonaws.com and AWS_REGION is not set."
+        "amazonaws.com and AWS_REGION is not set.",
     )
 
 

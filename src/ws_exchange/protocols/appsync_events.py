@@ -50,7 +50,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..checks import shorten
-from ..credentials import MODE_VARIABLE_DEFAULTS, MODE_VARIABLES, Handshake, setting, token_field
+from ..credentials import (
+    MODE_VARIABLE_DEFAULTS,
+    MODE_VARIABLES,
+    Handshake,
+    setting,
+    signing_region,
+    token_field,
+)
 from ..errors import (
     AuthRejected,
     ConfigError,
@@ -95,7 +102,6 @@ _HOST = re.compile(
     r"(?=.{1,253}(?::|$))[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::[0-9]{1,5})?"
 )
-_REGION = re.compile(r"[a-z0-9-]+")
 _ERROR_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 UNAUTHORIZED = "UnauthorizedException"
 BAD_REQUEST = "BadRequestException"
@@ -508,27 +514,23 @@ def http_host(environ: Mapping[str, str], uri: str) -> str:
     return f"{match.group(1)}.appsync-api.{match.group(2)}"
 
 
-def signing_region(environ: Mapping[str, str], uri: str, host: str) -> str:
+def iam_region(environ: Mapping[str, str], uri: str, host: str) -> str:
     """The region IAM signs for: ``SIGV4_REGION``, the API's hosts', else ``AWS_REGION``. Pure.
 
     Raises:
         ConfigError: naming ``SIGV4_REGION`` when none is found or it is malformed.
     """
-    region = setting(environ, "SIGV4_REGION")
-    if region is not None:
-        if not _REGION.fullmatch(region):
-            raise ConfigError("SIGV4_REGION must be an AWS region name such as eu-west-1.")
-        return region
+    in_host = None
     for name in (host.partition(":")[0], (urlsplit(uri).hostname or "").lower()):
         match = _REGION_IN_HOST.fullmatch(name)
         if match:
-            return match.group(1)
-    region = setting(environ, "AWS_REGION")
-    if region is not None and _REGION.fullmatch(region):
-        return region
-    raise ConfigError(
+            in_host = match.group(1)
+            break
+    return signing_region(
+        environ,
+        in_host,
         "SIGV4_REGION is required with APPSYNC_AUTH iam: the API's hosts name no region "
-        "and AWS_REGION is not set."
+        "and AWS_REGION is not set.",
     )
 
 
@@ -566,7 +568,7 @@ def from_environ(environ: Mapping[str, str], *, uri: str) -> AppSyncEvents:
     _check_auth_mode(environ, auth)
     host = http_host(environ, uri)
     if auth == "iam":
-        authorizer = IamAuthorizer(host, signing_region(environ, uri, host))
+        authorizer = IamAuthorizer(host, iam_region(environ, uri, host))
         return AppSyncEvents(IamAuth(authorizer), authorizer)
     if setting(environ, "TOKEN_SECRET_ID") is None:
         holds = "API key" if auth == "api_key" else "token"
