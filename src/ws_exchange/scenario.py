@@ -488,17 +488,7 @@ def extract(
     for item in step.extract:
         where = f"{step.label}.extract.{item.name}"
         shown = shorten(item.expression.text)
-        try:
-            value = bounded_search(item.expression, reply, deadline_check)
-        except TimeoutError:
-            raise ExpectationFailed(
-                f"{where} ran out of time: the Lambda deadline came while `{shown}` was "
-                "being evaluated."
-            ) from None
-        except Exception:
-            # As for a reply check: a jmespath type error, or a TypeError or
-            # RecursionError from odd data, means the expression found nothing.
-            value = None
+        value = _search(item.expression, reply, deadline_check, where)
         if value is None:
             raise ExpectationFailed(
                 f"{where} found no value: `{shown}` gave null on the step's last reply."
@@ -540,15 +530,7 @@ def reply_matches(step: ReceiveStep, reply: Any, deadline_check: Callable[[], bo
         ExpectationFailed: time ran out during the evaluation.
     """
     assert step.until is not None
-    try:
-        return is_truthy(bounded_search(step.until, reply, deadline_check))
-    except TimeoutError:
-        raise ExpectationFailed(
-            f"{step.label}.receive.until ran out of time: the Lambda deadline came while "
-            f"`{shorten(step.until.text)}` was being evaluated."
-        ) from None
-    except Exception:
-        return False
+    return is_truthy(_search(step.until, reply, deadline_check, f"{step.label}.receive.until"))
 
 
 def check_expect(
@@ -561,18 +543,31 @@ def check_expect(
         ExpectationFailed: the expression is falsy, could not be evaluated, or ran
             out of time; the message names the step.
     """
-    shown = shorten(step.expression.text)
+    value = _search(step.expression, document, deadline_check, f"{step.label}.expect")
+    if not is_truthy(value):
+        shown = shorten(step.expression.text)
+        raise ExpectationFailed(f"{step.label}: the expectation `{shown}` did not hold.")
+
+
+def _search(
+    expression: Expression, document: Any, deadline_check: Callable[[], bool], where: str
+) -> Any:
+    """``expression``'s value on ``document``; ``None`` when it cannot be evaluated
+    on it (a jmespath type error, or a TypeError or RecursionError from odd data).
+
+    Raises:
+        ExpectationFailed: the deadline came during the evaluation (``where`` names
+            the step and key).
+    """
     try:
-        value = bounded_search(step.expression, document, deadline_check)
+        return bounded_search(expression, document, deadline_check)
     except TimeoutError:
         raise ExpectationFailed(
-            f"{step.label}.expect ran out of time: the Lambda deadline came while `{shown}` "
-            "was being evaluated."
+            f"{where} ran out of time: the Lambda deadline came while "
+            f"`{shorten(expression.text)}` was being evaluated."
         ) from None
     except Exception:
-        value = None
-    if not is_truthy(value):
-        raise ExpectationFailed(f"{step.label}: the expectation `{shown}` did not hold.")
+        return None
 
 
 def from_messages(
